@@ -1,0 +1,67 @@
+"""The ASGI application, built from lists of routes and middleware."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route
+
+from api.errors import EXCEPTION_HANDLERS
+from api.middleware import RequestContextMiddleware
+from api.openapi import openapi
+from api.routes import admin, auth, enterprises, health
+from core.db import close_db, init_db
+from core.logging import configure_logging
+from core.redis import close_redis, get_redis, init_redis
+from core.settings import Settings, get_settings
+from core.tokens import init_tokens
+from profiles.page_cache import init_page_cache
+
+log = logging.getLogger(__name__)
+
+
+def all_routes() -> list[BaseRoute]:
+    return [
+        *health.routes,
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *auth.routes,
+        *enterprises.routes,
+        *admin.routes,
+    ]
+
+
+def create_app(settings: Settings | None = None, *, manage_resources: bool = True) -> Starlette:
+    """`manage_resources=False` leaves database and Redis to the caller (the test suite)."""
+    settings = settings or get_settings()
+    init_tokens(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_resources:
+            configure_logging(level=settings.log_level, json_lines=settings.log_json)
+            await init_db(settings)
+            init_redis(settings)
+        init_page_cache(get_redis(), ttl_s=settings.page_cache_ttl_s)
+        log.info("api.started", extra={"database": settings.database_url.split("://")[0],
+                                       "redis": "embedded" if settings.is_embedded_redis
+                                       else "server"})
+        try:
+            yield
+        finally:
+            if manage_resources:
+                await close_redis()
+                await close_db()
+
+    if not manage_resources:
+        init_page_cache(get_redis(), ttl_s=settings.page_cache_ttl_s)
+    return Starlette(
+        routes=all_routes(),
+        middleware=[Middleware(RequestContextMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )

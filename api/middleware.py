@@ -1,0 +1,55 @@
+"""Pure ASGI middleware: request ids, access logs and metrics, without buffering bodies."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.metrics import metrics
+
+log = logging.getLogger("api.access")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _header(scope, b"x-request-id") or secrets.token_hex(8)
+        status = 500
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_context)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            route_path = getattr(route, "path", "unmatched")
+            metrics.observe(scope["method"], route_path, status, elapsed)
+            if status >= 500 or log.isEnabledFor(logging.DEBUG):
+                log.log(logging.ERROR if status >= 500 else logging.DEBUG, "api.request", extra={
+                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "ms": round(elapsed * 1000, 2), "request_id": request_id,
+                })
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            decoded: str = value.decode("latin-1")[:64]
+            return decoded
+    return None

@@ -1,0 +1,1 @@
+"""Shared wiring for every entpage domain: settings, database, Redis, errors, logging."""

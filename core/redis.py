@@ -1,0 +1,60 @@
+"""Redis through redis-py's asyncio client; an in-process store when no URL is configured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from core.settings import Settings
+
+_client: aioredis.Redis | None = None
+
+
+def make_redis(settings: Settings) -> aioredis.Redis:
+    if settings.redis_url:
+        return aioredis.Redis.from_url(
+            settings.redis_url,
+            max_connections=64,
+            socket_timeout=5,
+            socket_connect_timeout=3,
+            health_check_interval=30,
+        )
+    # fakeredis speaks the same redis-py API (pub/sub, Lua, pipelines) inside this process;
+    # see docs/adr/0002-embedded-default.md.
+    import fakeredis
+
+    server = _embedded_server()
+    client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=server)
+    return client
+
+
+_server: Any = None
+
+
+def _embedded_server() -> Any:
+    global _server
+    if _server is None:
+        import fakeredis
+
+        _server = fakeredis.FakeServer()
+    return _server
+
+
+def get_redis() -> aioredis.Redis:
+    if _client is None:
+        raise RuntimeError("Redis is not initialised; call core.redis.init_redis first")
+    return _client
+
+
+def init_redis(settings: Settings) -> aioredis.Redis:
+    global _client
+    _client = make_redis(settings)
+    return _client
+
+
+async def close_redis() -> None:
+    global _client
+    if _client is not None:
+        await _client.aclose()
+        _client = None

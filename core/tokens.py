@@ -1,0 +1,210 @@
+"""JWT access tokens (PyJWT): keys with a `kid`, rotation through extra public keys, JWKS.
+
+Asymmetric by default (ES256): the private key comes from ENTPAGE_JWT_PRIVATE_KEY_FILE, or on
+the embedded default is generated once into the data directory. HS256 with ENTPAGE_JWT_SECRET is
+accepted for single-service deployments (no JWKS then).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from core.errors import Unauthenticated
+from core.settings import Settings
+
+AUDIENCE = "entpage"
+_ASYMMETRIC = {"ES256", "ES384", "RS256", "EdDSA"}
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    kid: str
+    algorithm: str
+    key: Any  # a public key object, or the shared secret bytes for HS256
+    jwk: dict[str, Any] | None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _ec_public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, Any]:
+    numbers = public_key.public_numbers()
+    size = (public_key.curve.key_size + 7) // 8
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": _b64(numbers.x.to_bytes(size, "big")),
+        "y": _b64(numbers.y.to_bytes(size, "big")),
+    }
+
+
+def _thumbprint(jwk: dict[str, Any]) -> str:
+    # RFC 7638: required members only, lexicographic order, no whitespace.
+    required = {k: jwk[k] for k in ("crv", "kty", "x", "y") if k in jwk}
+    canonical = json.dumps(required, sort_keys=True, separators=(",", ":")).encode()
+    return _b64(hashlib.sha256(canonical).digest())[:16]
+
+
+def _load_or_create_private_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
+    path = (
+        Path(settings.jwt_private_key_file)
+        if settings.jwt_private_key_file
+        else settings.data_dir / "jwt-es256.pem"
+    )
+    if not path.exists():
+        if settings.jwt_private_key_file:
+            raise RuntimeError(f"ENTPAGE_JWT_PRIVATE_KEY_FILE {path} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        try:
+            # O_EXCL: when several processes start at once, exactly one key wins.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(pem)
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise RuntimeError("the JWT private key must be an EC P-256 key for ES256")
+    return loaded
+
+
+class TokenService:
+    """Issues and verifies access tokens. Verified tokens are memoised until they expire, so a
+    busy app client costs one signature check per token, not one per request."""
+
+    def __init__(self, settings: Settings, *, cache_size: int = 20_000) -> None:
+        self.issuer = settings.jwt_issuer
+        self.access_ttl_s = settings.access_token_ttl_s
+        self.algorithm = settings.jwt_algorithm
+        self._keys: dict[str, VerificationKey] = {}
+        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._cache_size = cache_size
+        if self.algorithm == "HS256":
+            if len(settings.jwt_secret) < 32:
+                raise RuntimeError("ENTPAGE_JWT_SECRET must be at least 32 characters for HS256")
+            self.kid = settings.jwt_kid or "hs-1"
+            self._signing_key: Any = settings.jwt_secret.encode()
+            self._keys[self.kid] = VerificationKey(self.kid, "HS256", self._signing_key, None)
+        elif self.algorithm == "ES256":
+            private_key = _load_or_create_private_key(settings)
+            jwk = _ec_public_jwk(private_key.public_key())
+            self.kid = settings.jwt_kid or _thumbprint(jwk)
+            self._signing_key = private_key
+            jwk = {**jwk, "kid": self.kid, "alg": "ES256", "use": "sig"}
+            self._keys[self.kid] = VerificationKey(self.kid, "ES256", private_key.public_key(), jwk)
+        else:
+            raise RuntimeError(f"unsupported ENTPAGE_JWT_ALGORITHM {self.algorithm!r}")
+        if settings.jwt_extra_public_keys_file:
+            self._load_extra_keys(Path(settings.jwt_extra_public_keys_file))
+
+    def _load_extra_keys(self, path: Path) -> None:
+        """Previous public keys stay valid for verification while their tokens expire."""
+        document = json.loads(path.read_text())
+        for jwk in document.get("keys", []):
+            algorithm = jwk.get("alg", "ES256")
+            if algorithm not in _ASYMMETRIC:
+                continue
+            key = jwt.PyJWK(jwk, algorithm=algorithm).key
+            self._keys[jwk["kid"]] = VerificationKey(jwk["kid"], algorithm, key, jwk)
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [k.jwk for k in self._keys.values() if k.jwk is not None]}
+
+    def issue(self, *, subject: str, kind: str, extra: dict[str, Any] | None = None,
+              ttl_s: int | None = None) -> tuple[str, int]:
+        now = int(time.time())
+        ttl = ttl_s or self.access_ttl_s
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "sub": subject,
+            "pt": kind,
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + ttl,
+            "jti": secrets.token_urlsafe(12),
+        }
+        if extra:
+            claims.update(extra)
+        token = jwt.encode(claims, self._signing_key, algorithm=self.algorithm,
+                           headers={"kid": self.kid})
+        return token, ttl
+
+    def verify(self, token: str) -> dict[str, Any]:
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached["exp"] > time.time():
+                return cached
+            self._cache.pop(token, None)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("The access token is malformed.") from exc
+        key = self._keys.get(str(header.get("kid", "")))
+        if key is None:
+            raise Unauthenticated("The access token was signed with an unknown key.")
+        if header.get("alg") != key.algorithm:
+            # Never let the token choose the algorithm (alg=none, HS/RS confusion).
+            raise Unauthenticated("The access token uses a disallowed algorithm.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=[key.algorithm],
+                audience=AUDIENCE,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("The access token has expired.") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("The access token is invalid.") from exc
+        self._cache[token] = claims
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return claims
+
+
+_service: TokenService | None = None
+
+
+def init_tokens(settings: Settings) -> TokenService:
+    global _service
+    _service = TokenService(settings)
+    return _service
+
+
+def get_tokens() -> TokenService:
+    if _service is None:
+        raise RuntimeError("token service not initialised")
+    return _service
+
+
+def new_opaque_token(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def hash_opaque_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Notices, policies, targeting rules, inbox state, read receipts and the audit log."""

@@ -1,0 +1,3 @@
+"""Notice models (filled by the notices issue)."""
+
+from __future__ import annotations

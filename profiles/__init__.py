@@ -1,0 +1,1 @@
+"""Enterprises, people, memberships, licences, matters, reminders and the data standards."""

@@ -1,0 +1,117 @@
+"""Use cases of the profiles domain. Each runs in one transaction opened here (the edge of the
+domain); cache invalidation and change events happen only after the commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+from tortoise.transactions import in_transaction
+
+from core import clock
+from core.errors import Forbidden, NotFound, ValidationFailed
+from core.principals import Principal
+from profiles import repository
+from profiles.page import build_page
+from profiles.page_cache import CachedPage, get_page_cache
+from profiles.repository import EnterpriseChange
+from profiles.schemas import EnterpriseInput, MatterInput
+
+log = logging.getLogger(__name__)
+
+# Other domains react to profile changes (policy re-matching) without profiles importing them.
+ProfileListener = Callable[[Sequence[EnterpriseChange]], Awaitable[None]]
+_listeners: list[ProfileListener] = []
+
+
+def on_profiles_changed(listener: ProfileListener) -> None:
+    _listeners.append(listener)
+
+
+async def _notify(changes: Sequence[EnterpriseChange]) -> None:
+    changed = [c for c in changes if c.changed_fields]
+    if not changed:
+        return
+    await get_page_cache().invalidate(*(c.uscc for c in changed))
+    for listener in _listeners:
+        await listener(changed)
+
+
+async def put_enterprises(
+    rows: Sequence[EnterpriseInput], *, source_system: str
+) -> list[EnterpriseChange]:
+    async with in_transaction():
+        changes = await repository.upsert_enterprises(rows, source_system=source_system)
+    await _notify(changes)
+    log.info("profiles.enterprises.upserted", extra={
+        "source_system": source_system, "rows": len(rows),
+        "created": sum(c.created for c in changes),
+        "changed": sum(bool(c.changed_fields) for c in changes),
+    })
+    return changes
+
+
+async def put_matter(matter: MatterInput) -> str:
+    enterprise_id = await repository.enterprise_id_by_uscc(matter.uscc)
+    if enterprise_id is None:
+        raise ValidationFailed(f"uscc: no enterprise {matter.uscc} is registered", field="uscc")
+    async with in_transaction():
+        previous = await repository.enterprise_ids_for_matter(
+            matter.source_system, matter.external_id
+        )
+        outcome = await repository.upsert_matter(matter, enterprise_id=enterprise_id)
+    if outcome != "stale":
+        affected = {matter.uscc}
+        for other_id in previous:
+            if other_id != enterprise_id and (other := await repository.uscc_by_id(other_id)):
+                affected.add(other)  # the matter moved away from this enterprise's page
+        await get_page_cache().invalidate(*affected)
+    log.info("profiles.matter.upserted", extra={
+        "source_system": matter.source_system, "external_id": matter.external_id,
+        "outcome": outcome,
+    })
+    return outcome
+
+
+async def authorize_enterprise_read(principal: Principal, uscc: str) -> str | None:
+    """Returns the caller's role. Staff see only enterprises they belong to; admins see all."""
+    if principal.is_admin:
+        return "admin"
+    if principal.kind == "kiosk_session":
+        if principal.claims.get("ent") == uscc:
+            return "kiosk"
+        raise Forbidden("This kiosk session is for another enterprise.")
+    if principal.kind != "person":
+        raise Forbidden("Only members of this enterprise may read its page.")
+    role = await repository.membership_role(principal.id, uscc)
+    if role is None:
+        raise Forbidden("You are not a member of this enterprise.")
+    return role
+
+
+async def get_page(principal: Principal, uscc: str) -> CachedPage:
+    cache = get_page_cache()
+    day = clock.today_shanghai().isoformat()
+    person_id = principal.id if principal.kind == "person" else None
+    lookup = await cache.lookup(uscc, day=day, person_id=person_id)
+    if person_id is not None and lookup.role_known:
+        if not lookup.role:
+            raise Forbidden("You are not a member of this enterprise.")
+    else:
+        role = await authorize_enterprise_read(principal, uscc)
+        if person_id is not None:
+            await cache.remember_role(person_id, uscc, role)
+    if lookup.page is not None:
+        return lookup.page
+    page = await build_page(uscc)
+    if page is None:
+        raise NotFound(f"No enterprise {uscc} is registered.", field="uscc")
+    body = orjson.dumps(page)
+    return await cache.store(uscc, lookup=lookup, day=day, body=body)
+
+
+def page_as_json(page: CachedPage) -> dict[str, Any]:
+    result: dict[str, Any] = orjson.loads(page.body)
+    return result

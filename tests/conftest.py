@@ -1,0 +1,114 @@
+"""Test wiring: real PostgreSQL and Redis when ENTPAGE_TEST_DATABASE_URL / ENTPAGE_TEST_REDIS_URL
+are set (CI), otherwise the embedded default (a temporary SQLite file, in-process Redis).
+
+Each session gets its own fresh database, migrated with Alembic exactly as `entpage migrate` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from core import clock, migrate
+from core.db import close_db, init_db, truncate_all
+from core.redis import close_redis, init_redis
+from core.settings import Settings, get_settings, reset_settings_cache
+
+TEST_DATABASE_URL = os.environ.get("ENTPAGE_TEST_DATABASE_URL", "").strip()
+TEST_REDIS_URL = os.environ.get("ENTPAGE_TEST_REDIS_URL", "").strip()
+
+
+def _admin_dsn(url: str) -> str:
+    return url.replace("asyncpg://", "postgresql://").replace("postgres://", "postgresql://")
+
+
+async def _create_pg_database(admin_url: str, name: str) -> str:
+    conn = await asyncpg.connect(_admin_dsn(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, _db = admin_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _drop_pg_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(_admin_dsn(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def backend_name() -> str:
+    return "postgresql" if TEST_DATABASE_URL else "sqlite"
+
+
+@pytest.fixture(scope="session")
+async def settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
+    data_dir = tmp_path_factory.mktemp("entpage-data")
+    os.environ["ENTPAGE_DATA_DIR"] = str(data_dir)
+    pg_name = f"entpage_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    if TEST_DATABASE_URL:
+        os.environ["ENTPAGE_DATABASE_URL"] = await _create_pg_database(TEST_DATABASE_URL, pg_name)
+    else:
+        os.environ["ENTPAGE_DATABASE_URL"] = f"sqlite://{data_dir / 'test.sqlite3'}"
+    os.environ["ENTPAGE_REDIS_URL"] = TEST_REDIS_URL
+    os.environ["ENTPAGE_WORKER_IN_PROCESS"] = "false"
+    os.environ.setdefault("ENTPAGE_LOG_JSON", "false")
+    reset_settings_cache()
+    current = get_settings()
+    await asyncio.to_thread(migrate.upgrade, current.database_url, quiet=True)
+    await init_db(current)
+    init_redis(current)
+    yield current
+    await close_redis()
+    await close_db()
+    if TEST_DATABASE_URL:
+        await _drop_pg_database(TEST_DATABASE_URL, pg_name)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[None]:
+    """A database with every table empty, and an empty Redis."""
+    await truncate_all()
+    from core.redis import get_redis
+
+    await get_redis().flushdb()
+    clock.freeze(None)
+    yield
+    clock.freeze(None)
+
+
+@pytest.fixture
+async def redis_client(db: None) -> aioredis.Redis:
+    from core.redis import get_redis
+
+    return get_redis()
+
+
+@pytest.fixture
+async def client(db: None, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    from api.app import create_app
+
+    app = create_app(settings, manage_resources=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Iterator[Path]:
+    path = Path(os.environ.get("ENTPAGE_TEST_ARTIFACTS", "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    yield path
