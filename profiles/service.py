@@ -40,10 +40,21 @@ async def _notify(changes: Sequence[EnterpriseChange]) -> None:
 
 
 async def put_enterprises(
-    rows: Sequence[EnterpriseInput], *, source_system: str
+    rows: Sequence[EnterpriseInput],
+    *,
+    source_system: str,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[EnterpriseChange]:
+    """All rows commit together or not at all."""
+    changes: list[EnterpriseChange] = []
+    step = 5000
     async with in_transaction():
-        changes = await repository.upsert_enterprises(rows, source_system=source_system)
+        for start in range(0, len(rows), step):
+            changes.extend(await repository.upsert_enterprises(
+                rows[start:start + step], source_system=source_system
+            ))
+            if progress:
+                progress(min(start + step, len(rows)), len(rows))
     await _notify(changes)
     log.info("profiles.enterprises.upserted", extra={
         "source_system": source_system, "rows": len(rows),
