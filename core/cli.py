@@ -93,11 +93,12 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from profiles.importer import import_file
 
+    path = Path(args.file)
+    if not path.exists():
+        _say(f"no such file: {path}")
+        return 2
+
     async def work() -> int:
-        path = Path(args.file)
-        if not path.exists():
-            _say(f"no such file: {path}")
-            return 2
         _say(f"importing {path} as source system {args.source_system!r}")
         result = await import_file(path, source_system=args.source_system,
                                    allow_legacy=args.registry, skip_invalid=args.skip_invalid,

@@ -55,7 +55,8 @@ def sqlite_path(database_url: str) -> str:
 
 
 def conn() -> BaseDBAsyncClient:
-    return connections.get("default")
+    client: BaseDBAsyncClient = connections.get("default")
+    return client
 
 
 def table_names() -> list[str]:

@@ -52,16 +52,17 @@ class PageCache:
         keys = [f"page:{uscc}", f"pv:{uscc}", GLOBAL_STAMP]
         if person_id is not None:
             keys.append(f"role:{person_id}:{uscc}")
-        values = await self.redis.mget(keys)
+        # decode_responses is off on our clients: values are bytes or None.
+        values: list[bytes | None] = await self.redis.mget(keys)  # type: ignore[assignment]
         entry, ent_stamp, glob_stamp = values[0], values[1] or b"0", values[2] or b"0"
         role_raw = values[3] if person_id is not None else None
         page = None
         if entry is not None:
-            e_stamp, g_stamp, e_day, etag, body = bytes(entry).split(b"|", 4)
+            e_stamp, g_stamp, e_day, etag, body = entry.split(b"|", 4)
             if e_stamp == ent_stamp and g_stamp == glob_stamp and e_day.decode() == day:
                 page = CachedPage(etag.decode(), body)
-        role = None if role_raw in (None, _NO_ROLE) else bytes(role_raw).decode()
-        return Lookup(page, bytes(ent_stamp), bytes(glob_stamp), role, role_raw is not None)
+        role = None if role_raw is None or role_raw == _NO_ROLE else role_raw.decode()
+        return Lookup(page, ent_stamp, glob_stamp, role, role_raw is not None)
 
     async def store(self, uscc: str, *, lookup: Lookup, day: str, body: bytes) -> CachedPage:
         etag = etag_for(body)

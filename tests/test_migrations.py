@@ -152,6 +152,6 @@ async def test_migrations_downgrade_to_base_and_upgrade_again(
     url, _ = two_databases
     await asyncio.to_thread(migrate.upgrade, url, quiet=True)
     await asyncio.to_thread(migrate.downgrade, url, "base", quiet=True)
-    assert set((await _inspect(url))) == set()
+    assert set(await _inspect(url)) == set()
     await asyncio.to_thread(migrate.upgrade, url, quiet=True)
     assert "enterprises" in await _inspect(url)
