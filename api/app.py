@@ -11,14 +11,18 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from api.errors import EXCEPTION_HANDLERS
-from api.middleware import RequestContextMiddleware
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import openapi
 from api.routes import admin, auth, enterprises, health
+from api.routes import notices as notice_routes
+from api.routes import policies as policy_routes
+from api.routes import publishers as publisher_routes
 from core.db import close_db, init_db
 from core.logging import configure_logging
 from core.redis import close_redis, get_redis, init_redis
 from core.settings import Settings, get_settings
 from core.tokens import init_tokens
+from notices import page_sections as _notice_page_sections  # noqa: F401  (registers sections)
 from profiles.page_cache import init_page_cache
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,9 @@ def all_routes() -> list[BaseRoute]:
         *auth.routes,
         *enterprises.routes,
         *admin.routes,
+        *notice_routes.routes,
+        *policy_routes.routes,
+        *publisher_routes.routes,
     ]
 
 
@@ -60,8 +67,10 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
         init_page_cache(get_redis(), ttl_s=settings.page_cache_ttl_s)
     return Starlette(
         routes=all_routes(),
-        middleware=[Middleware(RequestContextMiddleware)],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )

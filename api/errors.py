@@ -101,6 +101,14 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
                    headers=dict(exc.headers or {}))
 
 
+async def payload_too_large_handler(request: Request, exc: Exception) -> Response:
+    from api.middleware import PayloadTooLarge
+
+    assert isinstance(exc, PayloadTooLarge)
+    return problem(413, "payload-too-large", "The request body is too large", str(exc),
+                   instance=request.url.path)
+
+
 async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("api.request.failed", extra={"path": request.url.path})
     return problem(500, "internal-error", "Internal error",
@@ -108,7 +116,14 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
                    instance=request.url.path)
 
 
+def _exception_handlers() -> dict[Any, Any]:
+    from api.middleware import PayloadTooLarge
+
+    return {PayloadTooLarge: payload_too_large_handler}
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
+    **_exception_handlers(),
     DomainError: domain_error_handler,
     HTTPException: http_error_handler,
     Exception: unhandled_error_handler,

@@ -53,3 +53,45 @@ def _header(scope: Scope, name: bytes) -> str | None:
             decoded: str = value.decode("latin-1")[:64]
             return decoded
     return None
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over the limit with a problem+json 413, before or while reading."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(self.max_bytes)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise PayloadTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class PayloadTooLarge(Exception):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The request body exceeds {max_bytes} bytes.")
+        self.max_bytes = max_bytes
+
+
+def _too_large(max_bytes: int) -> ASGIApp:
+    from api.errors import problem
+
+    return problem(413, "payload-too-large", "The request body is too large",
+                   f"The request body exceeds the limit of {max_bytes} bytes.")

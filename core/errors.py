@@ -28,8 +28,8 @@ class DomainError(Exception):
     ) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.field = field
         self.problems = problems or ([FieldProblem(field, detail)] if field else [])
+        self.field = field or (self.problems[0].field if self.problems else None)
         self.extra = extra or {}
 
 

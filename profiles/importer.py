@@ -41,44 +41,48 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+Problem = tuple[str, str]  # (field, reason)
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | None, Problem | None]]:
     reader = csv.DictReader(io.StringIO(text))
     for number, raw in enumerate(reader, start=1):
         if None in raw:
-            yield number, None, "more values than header columns"
+            yield number, None, ("row", "more values than header columns")
             continue
         row: dict[str, Any] = {k.strip(): (v.strip() if isinstance(v, str) else v)
                                for k, v in raw.items() if k is not None}
         row = {k: v for k, v in row.items() if v not in ("", None)}
-        problem = None
+        problem: Problem | None = None
         for column in INT_COLUMNS:
             if column in row:
                 try:
                     row[column] = int(row[column])
                 except ValueError:
-                    problem = f"{column}: must be an integer"
+                    problem = (column, "must be an integer")
         if "tags" in row:
             row["tags"] = [t.strip() for t in str(row["tags"]).split(";") if t.strip()]
         if "licences" in row:
             try:
                 row["licences"] = json.loads(row["licences"])
             except json.JSONDecodeError:
-                problem = "licences: must be a JSON list"
+                problem = ("licences", "must be a JSON list")
         yield number, row, problem
 
 
-def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | None, Problem | None]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, None, f"not valid JSON: {exc.msg}"
+            yield number, None, ("row", f"not valid JSON: {exc.msg}")
             continue
-        yield number, value if isinstance(value, dict) else None, (
-            None if isinstance(value, dict) else "each line must be a JSON object"
-        )
+        if isinstance(value, dict):
+            yield number, value, None
+        else:
+            yield number, None, ("row", "each line must be a JSON object")
 
 
 def parse_file(path: Path, *, allow_legacy: bool,
@@ -92,8 +96,8 @@ def parse_file(path: Path, *, allow_legacy: bool,
         if progress and result.rows % 10_000 == 0:
             progress(result.rows)
         if row is None or problem:
-            result.errors.append(RowError(number, problem.split(":")[0] if problem and ":" in problem
-                                          else "row", problem or "unreadable row"))
+            field, reason = problem or ("row", "unreadable row")
+            result.errors.append(RowError(number, field, reason))
             continue
         uscc = row.get("uscc")
         try:

@@ -49,6 +49,27 @@ async def _drop_pg_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
+async def _lease_redis_db(url: str) -> tuple[str, int | None]:
+    """Several test sessions may share one Redis (parallel developers); each leases its own
+    logical database so one session's FLUSHDB never wipes another's keys."""
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+    admin = aioredis.Redis.from_url(f"{base}/0")
+    try:
+        for number in range(1, 16):
+            if await admin.set(f"entpage:test-lease:{number}", os.getpid(), nx=True, ex=3600):
+                return f"{base}/{number}", number
+    finally:
+        await admin.aclose()
+    raise RuntimeError("no free Redis database for this test session (16 in use)")
+
+
+async def _release_redis_db(url: str, number: int) -> None:
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+    admin = aioredis.Redis.from_url(f"{base}/0")
+    await admin.delete(f"entpage:test-lease:{number}")
+    await admin.aclose()
+
+
 @pytest.fixture(scope="session")
 def backend_name() -> str:
     return "postgresql" if TEST_DATABASE_URL else "sqlite"
@@ -63,7 +84,8 @@ async def settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Se
         os.environ["ENTPAGE_DATABASE_URL"] = await _create_pg_database(TEST_DATABASE_URL, pg_name)
     else:
         os.environ["ENTPAGE_DATABASE_URL"] = f"sqlite://{data_dir / 'test.sqlite3'}"
-    os.environ["ENTPAGE_REDIS_URL"] = TEST_REDIS_URL
+    redis_url, redis_db = (await _lease_redis_db(TEST_REDIS_URL)) if TEST_REDIS_URL else ("", None)
+    os.environ["ENTPAGE_REDIS_URL"] = redis_url
     os.environ["ENTPAGE_WORKER_IN_PROCESS"] = "false"
     os.environ.setdefault("ENTPAGE_LOG_JSON", "false")
     reset_settings_cache()
@@ -76,6 +98,8 @@ async def settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Se
     await close_db()
     if TEST_DATABASE_URL:
         await _drop_pg_database(TEST_DATABASE_URL, pg_name)
+    if redis_db is not None:
+        await _release_redis_db(TEST_REDIS_URL, redis_db)
 
 
 @pytest.fixture
