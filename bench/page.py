@@ -1,0 +1,145 @@
+"""GET /v1/enterprises/{uscc}/page under load, cached and uncached, against the ceiling of a plain
+Starlette JSON endpoint measured in the same run with the same uvicorn settings.
+
+    .venv/bin/python bench/page.py [--enterprises 199000] [--seconds 10] [--connections 64]
+
+Uses PostgreSQL + Redis (ENTPAGE_DATABASE_URL / ENTPAGE_REDIS_URL, default: the local
+`entpage_bench` database and Redis db 14) and seeds the population if it is missing. Load comes
+from wrk on the other core; each request carries a real staff member's JWT for a random enterprise.
+Targets (issue 2): cached ≥ 50% of the ceiling with p99 < 25 ms at 64 connections; uncached p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    ROOT,
+    LoadResult,
+    bench_env,
+    print_table,
+    run_wrk,
+    uvicorn_server,
+)
+
+LUA_RANDOM = """
+local lines = {}
+for line in io.lines("%s") do lines[#lines + 1] = line end
+math.randomseed(42)
+request = function()
+  local path, token = lines[math.random(#lines)]:match("(%%S+) (%%S+)")
+  return wrk.format("GET", path, {["Authorization"] = "Bearer " .. token})
+end
+"""
+LUA_SEQUENTIAL = """
+local lines = {}
+for line in io.lines("%s") do lines[#lines + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  local path, token = lines[(i - 1) %% #lines + 1]:match("(%%S+) (%%S+)")
+  return wrk.format("GET", path, {["Authorization"] = "Bearer " .. token})
+end
+"""
+
+
+async def _prepare(env: dict[str, str], *, enterprises: int, hot: int, cold: int,
+                   workdir: Path) -> tuple[Path, Path]:
+    """Make sure the population exists and write `path token` lines for hot and cold sets."""
+    os.environ.update(env)
+    from core.db import close_db, conn, init_db
+    from core.redis import close_redis, init_redis
+    from core.settings import get_settings, reset_settings_cache
+    from core.tokens import init_tokens
+
+    reset_settings_cache()
+    settings = get_settings()
+    subprocess.run([sys.executable, "-m", "core.cli", "migrate"], env=env, check=True,
+                   capture_output=True)
+    await init_db(settings)
+    count = (await conn().execute_query_dict("SELECT COUNT(*) AS n FROM enterprises"))[0]["n"]
+    if count < enterprises:
+        await close_db()
+        print(f"bench: seeding {enterprises:,} enterprises (found {count:,})", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "core.cli", "seed", "--enterprises",
+                        str(enterprises), "--reset"], env=env, check=True)
+        await init_db(settings)
+    rows = await conn().execute_query_dict(
+        "SELECT e.uscc, MIN(m.person_id) AS person_id FROM enterprises e "
+        "JOIN memberships m ON m.enterprise_id = e.id GROUP BY e.uscc"
+    )
+    redis = init_redis(settings)
+    await redis.flushdb()  # start from an empty cache; PostgreSQL is the record
+    await close_redis()
+    await close_db()
+    rng = random.Random(7)
+    rng.shuffle(rows)
+    tokens = init_tokens(settings)
+
+    def write(name: str, chosen: list[dict[str, object]]) -> Path:
+        path = workdir / name
+        with path.open("w") as handle:
+            for row in chosen:
+                token, _ = tokens.issue(subject=f"person:{row['person_id']}", kind="person",
+                                        ttl_s=3600)
+                handle.write(f"/v1/enterprises/{row['uscc']}/page {token}\n")
+        return path
+
+    return write("hot.txt", rows[:hot]), write("cold.txt", rows[hot:hot + cold])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--enterprises", type=int, default=199_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--hot", type=int, default=5_000, help="enterprises in the cached set")
+    parser.add_argument("--cold", type=int, default=60_000, help="distinct never-cached pages")
+    args = parser.parse_args()
+    env = bench_env()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        hot, cold = asyncio.run(_prepare(env, enterprises=args.enterprises, hot=args.hot,
+                                         cold=args.cold, workdir=workdir))
+        random_lua, sequential_lua = workdir / "random.lua", workdir / "seq.lua"
+        random_lua.write_text(LUA_RANDOM % hot)
+        sequential_lua.write_text(LUA_SEQUENTIAL % cold)
+        results: list[LoadResult] = []
+        with uvicorn_server("bench.baseline_app:create_app", env=env) as port:
+            run_wrk("warm-up", f"http://127.0.0.1:{port}/hello", seconds=2)
+            baseline = run_wrk("baseline: plain Starlette JSON", f"http://127.0.0.1:{port}/hello",
+                               connections=args.connections, seconds=args.seconds)
+        results.append(baseline)
+        with uvicorn_server("api.app:create_app", env=env) as port:
+            url = f"http://127.0.0.1:{port}"
+            # Uncached first: every request is an enterprise nobody has asked for yet.
+            results.append(run_wrk("page, uncached (first view)", url, script=sequential_lua,
+                                   connections=args.connections, seconds=args.seconds))
+            run_wrk("warm the hot set", url, script=random_lua, seconds=max(3, args.seconds // 2))
+            results.append(run_wrk("page, cached", url, script=random_lua,
+                                   connections=args.connections, seconds=args.seconds))
+        print()
+        print(f"GET /page, {args.enterprises:,} enterprises, {args.connections} connections, "
+              f"{args.seconds}s each, 1 uvicorn worker (httptools + uvloop), wrk -t1")
+        print_table(results, baseline)
+        cached, uncached = results[2], results[1]
+        ratio = cached.requests_per_s / baseline.requests_per_s
+        print()
+        print(f"target cached ≥ 50% of ceiling: {ratio:.0%} "
+              f"{'PASS' if ratio >= 0.5 else 'FAIL'}; cached p99 < 25 ms: {cached.p99_ms:.1f} ms "
+              f"{'PASS' if cached.p99_ms < 25 else 'FAIL'}; uncached p99 < 50 ms: "
+              f"{uncached.p99_ms:.1f} ms {'PASS' if uncached.p99_ms < 50 else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    _ = ROOT
+    main()
