@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
 import uuid
 from pathlib import Path
 from typing import Any
@@ -129,3 +131,24 @@ class Sql:
 
     def in_list(self, values: list[Any]) -> str:
         return ", ".join(self.p(v) for v in values) or "NULL"
+
+
+@contextlib.asynccontextmanager
+async def read_connection() -> AsyncIterator[Callable[[str, Sql], Awaitable[list[dict[str, Any]]]]]:
+    """Yields `fetch(text, sql)`; on PostgreSQL all fetches share one pooled connection.
+
+    Tortoise acquires a pool connection per query and asyncpg resets a connection on release
+    (one more round trip), so a hot read path with several queries pays that once, here.
+    """
+    client = conn()
+    if client.capabilities.dialect != "postgres" or getattr(client, "_connection", None):
+        async def fetch_via_client(text: str, sql: Sql) -> list[dict[str, Any]]:
+            return await client.execute_query_dict(text, sql.params)
+
+        yield fetch_via_client
+        return
+    async with client.acquire_connection() as connection:
+        async def fetch(text: str, sql: Sql) -> list[dict[str, Any]]:
+            return [dict(r) for r in await connection.fetch(text, *sql.params)]
+
+        yield fetch

@@ -145,8 +145,8 @@ class Operator(Model):
     password_hash = fields.CharField(max_length=200)
     role = fields.CharField(max_length=16)
     department = fields.CharField(max_length=100, null=True)
-    jurisdiction_zones: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
-    jurisdiction_regions: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    jurisdiction_zones: list[str] = fields.JSONField(default=list)
+    jurisdiction_regions: list[str] = fields.JSONField(default=list)
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -162,7 +162,7 @@ class IntegrationClient(Model):
     source_system = fields.CharField(max_length=32, unique=True)
     key_prefix = fields.CharField(max_length=16, unique=True)
     key_hash = fields.CharField(max_length=64)
-    scopes: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    scopes: list[str] = fields.JSONField(default=list)
     is_registry = fields.BooleanField(default=False)
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import clock
-from core.db import conn, new_sql
+from core.db import conn, new_sql, read_connection
 from profiles.schemas import EnterpriseInput, LicenceInput, MatterInput
 
 PROFILE_COLUMNS = (
@@ -256,36 +256,36 @@ async def memberships_of(person_id: int) -> list[dict[str, Any]]:
 
 
 async def page_rows(uscc: str) -> dict[str, Any] | None:
-    """Everything the profile part of the page needs, in four indexed queries."""
-    sql = new_sql()
-    rows = await conn().execute_query_dict(
-        "SELECT id, uscc, name, zone, region_code, industry_code, size, registered_capital_yuan, "
-        "established_on, status, credit_level, legal_representative, address, "
-        "last_annual_report_year, legacy_uscc, updated_at "
-        f"FROM enterprises WHERE uscc = {sql.p(uscc)}",
-        sql.params,
-    )
-    if not rows:
-        return None
-    enterprise = dict(rows[0])
-    enterprise_id = enterprise["id"]
-    sql = new_sql()
-    eid = sql.p(enterprise_id)
-    tags = await conn().execute_query_dict(
-        f"SELECT tag FROM enterprise_tags WHERE enterprise_id = {eid} ORDER BY tag", sql.params
-    )
-    licences = await conn().execute_query_dict(
-        "SELECT kind, number, name, issuer, issued_on, expires_on FROM licences "
-        f"WHERE enterprise_id = {eid} ORDER BY expires_on", sql.params
-    )
-    matters = await conn().execute_query_dict(
-        "SELECT source_system, external_id, title, state, progress, progress_label, due_on, "
-        "action_url, source_updated_at FROM matters "
-        f"WHERE enterprise_id = {eid} AND state IN ('submitted', 'in_review', 'needs_supplement') "
-        "ORDER BY due_on, source_updated_at",
-        sql.params,
-    )
+    """Everything the profile part of the page needs: four indexed queries on one connection."""
+    async with read_connection() as fetch:
+        sql = new_sql()
+        rows = await fetch(
+            "SELECT id, uscc, name, zone, region_code, industry_code, size, "
+            "registered_capital_yuan, established_on, status, credit_level, legal_representative, "
+            "address, last_annual_report_year, legacy_uscc, updated_at "
+            f"FROM enterprises WHERE uscc = {sql.p(uscc)}",
+            sql,
+        )
+        if not rows:
+            return None
+        enterprise = dict(rows[0])
+        sql = new_sql()
+        eid = sql.p(enterprise["id"])
+        tags = await fetch(
+            f"SELECT tag FROM enterprise_tags WHERE enterprise_id = {eid} ORDER BY tag", sql
+        )
+        licences = await fetch(
+            "SELECT kind, number, name, issuer, issued_on, expires_on FROM licences "
+            f"WHERE enterprise_id = {eid} ORDER BY expires_on", sql
+        )
+        matters = await fetch(
+            "SELECT source_system, external_id, title, state, progress, progress_label, due_on, "
+            "action_url, source_updated_at FROM matters "
+            f"WHERE enterprise_id = {eid} AND state IN ('submitted', 'in_review', "
+            "'needs_supplement') ORDER BY due_on, source_updated_at",
+            sql,
+        )
     enterprise["tags"] = [t["tag"] for t in tags]
-    enterprise["licences"] = [dict(r) for r in licences]
-    enterprise["matters"] = [dict(r) for r in matters]
+    enterprise["licences"] = licences
+    enterprise["matters"] = matters
     return enterprise

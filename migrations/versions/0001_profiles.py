@@ -41,8 +41,13 @@ def upgrade() -> None:
         ts("created_at"),
         ts("updated_at"),
     )
-    for column in ("zone", "region_code", "industry_code", "size"):
+    for column in ("zone", "size"):
         op.create_index(f"ix_enterprises_{column}", "enterprises", [column])
+    # Targeting matches these by prefix (LIKE 'C39%'); under a non-C collation PostgreSQL only
+    # uses a pattern_ops index for that. Equality lookups use it too.
+    for column in ("region_code", "industry_code"):
+        op.create_index(f"ix_enterprises_{column}", "enterprises", [column],
+                        postgresql_ops={column: "varchar_pattern_ops"})
 
     op.create_table(
         "enterprise_tags",
