@@ -14,9 +14,11 @@ from api.errors import EXCEPTION_HANDLERS
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import openapi
 from api.routes import admin, auth, enterprises, health
+from api.routes import console as console_routes
 from api.routes import notices as notice_routes
 from api.routes import policies as policy_routes
 from api.routes import publishers as publisher_routes
+from api.routes import reference as reference_routes
 from core.db import close_db, init_db
 from core.logging import configure_logging
 from core.redis import close_redis, get_redis, init_redis
@@ -38,6 +40,8 @@ def all_routes() -> list[BaseRoute]:
         *notice_routes.routes,
         *policy_routes.routes,
         *publisher_routes.routes,
+        *reference_routes.routes,
+        *console_routes.routes,
     ]
 
 
@@ -52,13 +56,15 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
             configure_logging(level=settings.log_level, json_lines=settings.log_json)
             await init_db(settings)
             init_redis(settings)
-        init_page_cache(get_redis(), ttl_s=settings.page_cache_ttl_s)
+        page_cache = init_page_cache(get_redis(), ttl_s=settings.page_cache_ttl_s)
+        await page_cache.start_listener()
         log.info("api.started", extra={"database": settings.database_url.split("://")[0],
                                        "redis": "embedded" if settings.is_embedded_redis
                                        else "server"})
         try:
             yield
         finally:
+            await page_cache.stop_listener()
             if manage_resources:
                 await close_redis()
                 await close_db()

@@ -47,8 +47,23 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listening on :{port} after {timeout}s")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    port: int
+    pid: int
+
+    def cpu(self) -> float:
+        return process_cpu_seconds(self.pid)
+
+
 @contextmanager
-def uvicorn_server(app: str, *, env: dict[str, str]) -> Iterator[int]:
+def uvicorn_server(app: str, *, env: dict[str, str]) -> Iterator[Server]:
     """One uvicorn worker with the production settings (httptools, uvloop, no access log)."""
     port = free_port()
     proc = subprocess.Popen(
@@ -59,7 +74,7 @@ def uvicorn_server(app: str, *, env: dict[str, str]) -> Iterator[int]:
     )
     try:
         wait_for_port(port)
-        yield port
+        yield Server(port, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -87,6 +102,11 @@ class LoadResult:
     p99_ms: float
     requests: int
     non_2xx: int
+    server_cpu_us: float = 0.0  # server CPU per request: what one dedicated core could serve
+
+    @property
+    def one_core_capacity(self) -> float:
+        return 1e6 / self.server_cpu_us if self.server_cpu_us else 0.0
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -100,21 +120,29 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(label: str, url: str, *, script: Path | None = None, connections: int = 64,
-            seconds: int = 10) -> LoadResult:
+            seconds: int = 10, server: Server | None = None) -> LoadResult:
     command = [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
         command += ["-s", str(script)]
+    cpu_before = server.cpu() if server else 0.0
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    cpu_used = server.cpu() - cpu_before if server else 0.0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return LoadResult(label, rps, p50, p99, total, int(non2xx_match.group(1)) if non2xx_match else 0)
+    return LoadResult(label, rps, p50, p99, total,
+                      int(non2xx_match.group(1)) if non2xx_match else 0,
+                      cpu_used * 1e6 / total if total else 0.0)
 
 
 def print_table(rows: list[LoadResult], baseline: LoadResult) -> None:
-    print(f"{'scenario':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs baseline':>12} {'errors':>7}")
+    print(f"{'scenario':<32} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'vs base':>8} "
+          f"{'cpu µs/req':>10} {'1-core req/s':>12} {'vs base':>8} {'errors':>6}")
     for r in rows:
-        print(f"{r.label:<34} {r.requests_per_s:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
-              f"{r.requests_per_s / baseline.requests_per_s:>11.0%} {r.non_2xx:>7}")
+        print(f"{r.label:<32} {r.requests_per_s:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>8.2f} "
+              f"{r.requests_per_s / baseline.requests_per_s:>8.0%} {r.server_cpu_us:>10.0f} "
+              f"{r.one_core_capacity:>12.0f} "
+              f"{(r.one_core_capacity / baseline.one_core_capacity) if baseline.one_core_capacity else 0:>8.0%} "
+              f"{r.non_2xx:>6}")

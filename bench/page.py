@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--enterprises", type=int, default=199_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--hot", type=int, default=5_000, help="enterprises in the cached set")
+    parser.add_argument("--hot", type=int, default=2_000, help="enterprises in the cached set")
     parser.add_argument("--cold", type=int, default=60_000, help="distinct never-cached pages")
     args = parser.parse_args()
     env = bench_env()
@@ -114,27 +114,38 @@ def main() -> None:
         random_lua.write_text(LUA_RANDOM % hot)
         sequential_lua.write_text(LUA_SEQUENTIAL % cold)
         results: list[LoadResult] = []
-        with uvicorn_server("bench.baseline_app:create_app", env=env) as port:
-            run_wrk("warm-up", f"http://127.0.0.1:{port}/hello", seconds=2)
-            baseline = run_wrk("baseline: plain Starlette JSON", f"http://127.0.0.1:{port}/hello",
-                               connections=args.connections, seconds=args.seconds)
+        with uvicorn_server("bench.baseline_app:create_app", env=env) as server:
+            run_wrk("warm-up", f"http://127.0.0.1:{server.port}/hello", seconds=2)
+            baseline = run_wrk("baseline: plain Starlette JSON",
+                               f"http://127.0.0.1:{server.port}/hello",
+                               connections=args.connections, seconds=args.seconds, server=server)
         results.append(baseline)
-        with uvicorn_server("api.app:create_app", env=env) as port:
-            url = f"http://127.0.0.1:{port}"
+        with uvicorn_server("api.app:create_app", env=env) as server:
+            url = f"http://127.0.0.1:{server.port}"
             # Uncached first: every request is an enterprise nobody has asked for yet.
             results.append(run_wrk("page, uncached (first view)", url, script=sequential_lua,
-                                   connections=args.connections, seconds=args.seconds))
-            run_wrk("warm the hot set", url, script=random_lua, seconds=max(3, args.seconds // 2))
+                                   connections=args.connections, seconds=args.seconds,
+                                   server=server))
+            # Warm every hot page once (sequentially), then measure random access to them.
+            warm_lua = workdir / "warm.lua"
+            warm_lua.write_text(LUA_SEQUENTIAL % hot)
+            run_wrk("warm the hot set", url, script=warm_lua, connections=8,
+                    seconds=max(5, args.seconds))
             results.append(run_wrk("page, cached", url, script=random_lua,
-                                   connections=args.connections, seconds=args.seconds))
+                                   connections=args.connections, seconds=args.seconds,
+                                   server=server))
         print()
         print(f"GET /page, {args.enterprises:,} enterprises, {args.connections} connections, "
               f"{args.seconds}s each, 1 uvicorn worker (httptools + uvloop), wrk -t1")
         print_table(results, baseline)
         cached, uncached = results[2], results[1]
         ratio = cached.requests_per_s / baseline.requests_per_s
+        cpu_ratio = baseline.server_cpu_us / cached.server_cpu_us if cached.server_cpu_us else 0
         print()
-        print(f"target cached ≥ 50% of ceiling: {ratio:.0%} "
+        print(f"cached page costs {cached.server_cpu_us:.0f} µs of server CPU per request vs "
+              f"{baseline.server_cpu_us:.0f} µs for the ceiling: {cpu_ratio:.0%} of its "
+              "one-core capacity (independent of load from other processes)")
+        print(f"target cached ≥ 50% of ceiling (measured throughput): {ratio:.0%} "
               f"{'PASS' if ratio >= 0.5 else 'FAIL'}; cached p99 < 25 ms: {cached.p99_ms:.1f} ms "
               f"{'PASS' if cached.p99_ms < 25 else 'FAIL'}; uncached p99 < 50 ms: "
               f"{uncached.p99_ms:.1f} ms {'PASS' if uncached.p99_ms < 50 else 'FAIL'}")

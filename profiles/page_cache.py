@@ -1,21 +1,36 @@
-"""Rendered pages in Redis, validated by version stamps in one round trip.
+"""Rendered pages, validated by version stamps, in two layers.
 
-An entry remembers the per-enterprise and global version stamps it was rendered from. Writers
-bump a stamp after their transaction commits, so the next read re-renders: never a stale page
-after an update, and publishing to 199,000 enterprises costs one SET, not 199,000 DELs. Stamps
-are unique values, not counters, so a stamp evicted and recreated can never match an old entry.
-The membership check of the caller rides in the same MGET.
+Layer 2 (Redis, shared): an entry remembers the per-enterprise and global version stamps it was
+rendered from. Writers bump a stamp after their transaction commits, so the next read re-renders:
+never a stale page after an update, and publishing to 199,000 enterprises costs one SET, not
+199,000 DELs. Stamps are unique values, not counters, so a stamp evicted and recreated can never
+match an old entry. The caller's membership check rides in the same MGET.
+
+Layer 1 (this process): recently served pages and membership answers, dropped by invalidation
+messages on the Redis channel `entpage:page-invalidation` that every writer publishes with its
+stamp bump (and applies to its own process at once). Layer 1 is trusted only while this process's
+subscription is live: on any disconnect it is emptied and not used until resubscribed, because
+pub/sub may lose messages while disconnected. A render that races an invalidation is not stored
+(sequence check), so layer 1 can be behind another process's write only for the pub/sub delivery
+time (sub-millisecond on one host), never indefinitely. See docs/adr/0003.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+log = logging.getLogger(__name__)
+
 GLOBAL_STAMP = "pv:*"
+CHANNEL = "entpage:page-invalidation"
 _NO_ROLE = b"-"
 ROLE_TTL_S = 300
 
@@ -39,16 +54,100 @@ class Lookup:
     page: CachedPage | None
     enterprise_stamp: bytes
     global_stamp: bytes
-    role: str | None  # the caller's membership role if cached; "" when cached as none
+    role: str | None  # the caller's membership role if known; None when cached as "no role"
     role_known: bool
+    sequence: int = 0  # layer-1 invalidation sequence when the lookup started
+
+
+class LocalLayer:
+    """Per-process pages and roles; every method is synchronous (no awaits, no races)."""
+
+    def __init__(self, *, max_pages: int, max_roles: int) -> None:
+        self.max_pages = max_pages
+        self.max_roles = max_roles
+        self.pages: OrderedDict[str, tuple[str, CachedPage]] = OrderedDict()
+        self.roles: OrderedDict[tuple[int, str], str | None] = OrderedDict()
+        self.live = False  # subscription confirmed and not lost since
+        self.sequence = 0
+        self.invalidated_at: dict[str, int] = {}
+        self.global_invalidated_at = 0
+
+    def clear(self) -> None:
+        self.pages.clear()
+        self.roles.clear()
+
+    def page(self, uscc: str, day: str) -> CachedPage | None:
+        if not self.live:
+            return None
+        found = self.pages.get(uscc)
+        if found is None or found[0] != day:
+            return None
+        self.pages.move_to_end(uscc)
+        return found[1]
+
+    def store_page(self, uscc: str, day: str, page: CachedPage, *, started_at: int) -> None:
+        if not self.live or self.global_invalidated_at > started_at \
+                or self.invalidated_at.get(uscc, 0) > started_at:
+            return  # an invalidation arrived while this page was rendering
+        self.pages[uscc] = (day, page)
+        if len(self.pages) > self.max_pages:
+            self.pages.popitem(last=False)
+
+    def role(self, person_id: int, uscc: str) -> tuple[bool, str | None]:
+        if not self.live or (person_id, uscc) not in self.roles:
+            return False, None
+        return True, self.roles[(person_id, uscc)]
+
+    def store_role(self, person_id: int, uscc: str, role: str | None, *, started_at: int) -> None:
+        if not self.live or self.invalidated_at.get(f"r:{person_id}:{uscc}", 0) > started_at:
+            return
+        self.roles[(person_id, uscc)] = role
+        if len(self.roles) > self.max_roles:
+            self.roles.popitem(last=False)
+
+    def apply(self, message: str) -> None:
+        self.sequence += 1
+        kind, _, rest = message.partition(":")
+        if kind == "g":
+            self.global_invalidated_at = self.sequence
+            self.pages.clear()
+        elif kind == "e":
+            self.invalidated_at[rest] = self.sequence
+            self.pages.pop(rest, None)
+        elif kind == "r":
+            person, _, uscc = rest.partition(":")
+            self.invalidated_at[f"r:{rest}"] = self.sequence
+            self.roles.pop((int(person), uscc), None)
+        if len(self.invalidated_at) > 200_000:
+            # Forget old marks; anything started before the cut-off is treated as raced.
+            self.global_invalidated_at = self.sequence
+            self.invalidated_at.clear()
 
 
 class PageCache:
-    def __init__(self, redis: aioredis.Redis, *, ttl_s: int) -> None:
+    def __init__(self, redis: aioredis.Redis, *, ttl_s: int, local_pages: int = 20_000,
+                 local_roles: int = 100_000) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
+        self.local = LocalLayer(max_pages=local_pages, max_roles=local_roles)
+        self._listener: asyncio.Task[None] | None = None
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def local_lookup(self, uscc: str, *, day: str, person_id: int | None) -> Lookup | None:
+        """A complete answer from this process alone, or None (then ask Redis)."""
+        page = self.local.page(uscc, day)
+        if page is None:
+            return None
+        if person_id is None:
+            return Lookup(page, b"", b"", None, False, self.local.sequence)
+        known, role = self.local.role(person_id, uscc)
+        if not known:
+            return None
+        return Lookup(page, b"", b"", role, True, self.local.sequence)
 
     async def lookup(self, uscc: str, *, day: str, person_id: int | None) -> Lookup:
+        started_at = self.local.sequence
         keys = [f"page:{uscc}", f"pv:{uscc}", GLOBAL_STAMP]
         if person_id is not None:
             keys.append(f"role:{person_id}:{uscc}")
@@ -61,35 +160,104 @@ class PageCache:
             e_stamp, g_stamp, e_day, etag, body = entry.split(b"|", 4)
             if e_stamp == ent_stamp and g_stamp == glob_stamp and e_day.decode() == day:
                 page = CachedPage(etag.decode(), body)
+                self.local.store_page(uscc, day, page, started_at=started_at)
         role = None if role_raw is None or role_raw == _NO_ROLE else role_raw.decode()
-        return Lookup(page, ent_stamp, glob_stamp, role, role_raw is not None)
+        if person_id is not None and role_raw is not None:
+            self.local.store_role(person_id, uscc, role, started_at=started_at)
+        return Lookup(page, ent_stamp, glob_stamp, role, role_raw is not None, started_at)
+
+    # -- writes after a render or a membership check -----------------------------------------
 
     async def store(self, uscc: str, *, lookup: Lookup, day: str, body: bytes) -> CachedPage:
         etag = etag_for(body)
         header = b"|".join([lookup.enterprise_stamp, lookup.global_stamp, day.encode(),
                             etag.encode()])
         await self.redis.set(f"page:{uscc}", header + b"|" + body, ex=self.ttl_s)
-        return CachedPage(etag, body)
+        page = CachedPage(etag, body)
+        self.local.store_page(uscc, day, page, started_at=lookup.sequence)
+        return page
 
-    async def remember_role(self, person_id: int, uscc: str, role: str | None) -> None:
+    async def remember_role(self, person_id: int, uscc: str, role: str | None, *,
+                            started_at: int) -> None:
         await self.redis.set(f"role:{person_id}:{uscc}", role.encode() if role else _NO_ROLE,
                              ex=ROLE_TTL_S)
+        self.local.store_role(person_id, uscc, role, started_at=started_at)
+
+    # -- invalidation --------------------------------------------------------------------------
+
+    async def _announce(self, messages: list[str], stamps: dict[str, bytes]) -> None:
+        for message in messages:
+            self.local.apply(message)  # this process sees its own write at once
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, stamp in stamps.items():
+                # No expiry: a stamp that vanished while an entry lived could match it again.
+                pipe.set(key, stamp)
+            for message in messages:
+                pipe.publish(CHANNEL, message)
+            await pipe.execute()
 
     async def forget_role(self, person_id: int, uscc: str) -> None:
         await self.redis.delete(f"role:{person_id}:{uscc}")
+        await self._announce([f"r:{person_id}:{uscc}"], {})
 
     async def invalidate(self, *usccs: str) -> None:
         if not usccs:
             return
         stamp = _stamp()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for uscc in usccs:
-                # No expiry: a stamp that vanished while an entry lived could match it again.
-                pipe.set(f"pv:{uscc}", stamp)
-            await pipe.execute()
+        await self._announce([f"e:{u}" for u in usccs], {f"pv:{u}": stamp for u in usccs})
 
     async def invalidate_all(self) -> None:
-        await self.redis.set(GLOBAL_STAMP, _stamp())
+        await self._announce(["g:"], {GLOBAL_STAMP: _stamp()})
+
+    # -- the subscription that keeps layer 1 honest -------------------------------------------
+
+    async def start_listener(self) -> None:
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="page-cache-listener")
+            for _ in range(50):  # wait briefly so the first requests can use layer 1
+                if self.local.live:
+                    break
+                await asyncio.sleep(0.02)
+
+    async def stop_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
+        self.local.live = False
+        self.local.clear()
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(CHANNEL)
+                # Anything cached before this subscription may have missed messages.
+                self.local.clear()
+                self.local.live = True
+                backoff = 0.1
+                log.info("profiles.page_cache.subscribed")
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=5.0)
+                    if message is not None and message["type"] == "message":
+                        data = message["data"]
+                        self.local.apply(data.decode() if isinstance(data, bytes) else str(data))
+                    elif message is None:
+                        await pubsub.ping()  # detect a dead connection within seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("profiles.page_cache.subscription_lost", exc_info=True)
+            finally:
+                self.local.live = False
+                self.local.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
 
 
 _cache: PageCache | None = None

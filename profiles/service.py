@@ -106,14 +106,16 @@ async def get_page(principal: Principal, uscc: str) -> CachedPage:
     cache = get_page_cache()
     day = clock.today_shanghai().isoformat()
     person_id = principal.id if principal.kind == "person" else None
-    lookup = await cache.lookup(uscc, day=day, person_id=person_id)
+    lookup = cache.local_lookup(uscc, day=day, person_id=person_id)
+    if lookup is None:
+        lookup = await cache.lookup(uscc, day=day, person_id=person_id)
     if person_id is not None and lookup.role_known:
         if not lookup.role:
             raise Forbidden("You are not a member of this enterprise.")
     else:
         role = await authorize_enterprise_read(principal, uscc)
         if person_id is not None:
-            await cache.remember_role(person_id, uscc, role)
+            await cache.remember_role(person_id, uscc, role, started_at=lookup.sequence)
     if lookup.page is not None:
         return lookup.page
     page = await build_page(uscc)

@@ -125,10 +125,16 @@ async def redis_client(db: None) -> aioredis.Redis:
 async def client(db: None, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     from api.app import create_app
 
+    from profiles.page_cache import get_page_cache
+
     app = create_app(settings, manage_resources=False)
+    await get_page_cache().start_listener()  # as in production: both cache layers live
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+    finally:
+        await get_page_cache().stop_listener()
 
 
 @pytest.fixture(scope="session")
