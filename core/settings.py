@@ -22,6 +22,16 @@ def _env_int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = _env(name).lower()
     if not raw:
@@ -55,6 +65,16 @@ class Settings:
     run_worker_in_process: bool
     timezone: str = "Asia/Shanghai"
     extra: dict[str, str] = field(default_factory=dict)
+    # Live stream (GET /v1/stream) and kiosks; defaults keep older constructors working.
+    stream_heartbeat_s: float = 15.0
+    stream_retry_ms: int = 3000
+    stream_max_per_principal: int = 5
+    stream_queue_size: int = 256
+    stream_resume_grace_s: int = 120
+    stream_page_poll_ms: int = 500
+    kiosk_session_ttl_s: int = 300
+    kiosk_session_max_s: int = 1800
+    kiosk_handoff_ttl_s: int = 120
 
     @property
     def is_sqlite(self) -> bool:
@@ -91,6 +111,15 @@ def load_settings() -> Settings:
         log_level=_env("ENTPAGE_LOG_LEVEL", "INFO").upper(),
         log_json=_env_bool("ENTPAGE_LOG_JSON", True),
         run_worker_in_process=_env_bool("ENTPAGE_WORKER_IN_PROCESS", not redis_url),
+        stream_heartbeat_s=_env_float("ENTPAGE_STREAM_HEARTBEAT_S", 15.0),
+        stream_retry_ms=_env_int("ENTPAGE_STREAM_RETRY_MS", 3000),
+        stream_max_per_principal=_env_int("ENTPAGE_STREAM_MAX_PER_PRINCIPAL", 5),
+        stream_queue_size=_env_int("ENTPAGE_STREAM_QUEUE_SIZE", 256),
+        stream_resume_grace_s=_env_int("ENTPAGE_STREAM_RESUME_GRACE_S", 120),
+        stream_page_poll_ms=_env_int("ENTPAGE_STREAM_PAGE_POLL_MS", 500),
+        kiosk_session_ttl_s=_env_int("ENTPAGE_KIOSK_SESSION_TTL", 300),
+        kiosk_session_max_s=_env_int("ENTPAGE_KIOSK_SESSION_MAX", 1800),
+        kiosk_handoff_ttl_s=_env_int("ENTPAGE_KIOSK_HANDOFF_TTL", 120),
     )
 
 

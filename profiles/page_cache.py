@@ -255,7 +255,7 @@ class PageCache:
                 self.local.live = False
                 self.local.clear()
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 

@@ -124,7 +124,6 @@ async def redis_client(db: None) -> aioredis.Redis:
 @pytest.fixture
 async def client(db: None, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     from api.app import create_app
-
     from profiles.page_cache import get_page_cache
 
     app = create_app(settings, manage_resources=False)

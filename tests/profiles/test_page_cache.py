@@ -17,8 +17,8 @@ async def _cached(cache: PageCache, uscc: str, body: bytes) -> None:
     await cache.store(uscc, lookup=lookup, day=DAY, body=body)
 
 
-async def _eventually(check: object, timeout: float = 2.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _eventually(check: object, within_s: float = 2.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + within_s
     while asyncio.get_running_loop().time() < deadline:
         if check():  # type: ignore[operator]
             return True
