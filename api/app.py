@@ -14,17 +14,11 @@ from api.errors import EXCEPTION_HANDLERS
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import openapi
 from api.routes import admin, auth, enterprises, health
-from api.routes import console as console_routes
-from api.routes import notices as notice_routes
-from api.routes import policies as policy_routes
-from api.routes import publishers as publisher_routes
-from api.routes import reference as reference_routes
 from core.db import close_db, init_db
 from core.logging import configure_logging
 from core.redis import close_redis, get_redis, init_redis
 from core.settings import Settings, get_settings
 from core.tokens import init_tokens
-from notices import page_sections as _notice_page_sections  # noqa: F401  (registers sections)
 from profiles.page_cache import init_page_cache
 
 log = logging.getLogger(__name__)
@@ -37,11 +31,6 @@ def all_routes() -> list[BaseRoute]:
         *auth.routes,
         *enterprises.routes,
         *admin.routes,
-        *notice_routes.routes,
-        *policy_routes.routes,
-        *publisher_routes.routes,
-        *reference_routes.routes,
-        *console_routes.routes,
     ]
 
 
