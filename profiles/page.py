@@ -30,8 +30,11 @@ def register_section(name: str, provider: SectionProvider) -> None:
 
 
 def _iso(value: Any) -> str | None:
+    """RFC 3339 in UTC for instants, YYYY-MM-DD for dates, whatever the database returned."""
     if value is None:
         return None
+    if isinstance(value, str):  # SQLite returns text
+        value = dt.datetime.fromisoformat(value) if len(value) > 10 else dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date):

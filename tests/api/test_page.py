@@ -46,6 +46,7 @@ async def test_page_orders_pending_items_and_computes_reminders(client: httpx.As
     assert [m["external_id"] for m in page["pending"]["action_required"]] == ["A2"]
     assert [m["external_id"] for m in page["pending"]["in_progress"]] == ["A1"]
     assert page["pending"]["in_progress"][0]["state_label"] == "审核中"
+    assert page["pending"]["in_progress"][0]["updated_at"] == "2026-05-01T08:00:00Z"
 
     reminders = {(r["kind"], r["ref"]): r for r in page["reminders"]}
     annual = reminders[("annual_report", "2025")]
