@@ -58,7 +58,7 @@ async def put_enterprises(
     await _notify(changes)
     log.info("profiles.enterprises.upserted", extra={
         "source_system": source_system, "rows": len(rows),
-        "created": sum(c.created for c in changes),
+        "created_count": sum(c.created for c in changes),
         "changed": sum(bool(c.changed_fields) for c in changes),
     })
     return changes
