@@ -14,12 +14,22 @@ from api.errors import EXCEPTION_HANDLERS
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import openapi
 from api.routes import admin, auth, enterprises, health
+from api.routes import console as console_routes
+from api.routes import devices as device_routes
+from api.routes import kiosk as kiosk_routes
+from api.routes import notices as notice_routes
+from api.routes import policies as policy_routes
+from api.routes import publishers as publisher_routes
+from api.routes import reference as reference_routes
+from api.routes import stream as stream_routes
 from core.db import close_db, init_db
 from core.logging import configure_logging
 from core.redis import close_redis, get_redis, init_redis
 from core.settings import Settings, get_settings
 from core.tokens import init_tokens
+from notices import page_sections as _notice_page_sections  # noqa: F401  (registers sections)
 from profiles.page_cache import init_page_cache
+from push import service as _push_hooks  # noqa: F401  (deliveries are created on publish)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +41,14 @@ def all_routes() -> list[BaseRoute]:
         *auth.routes,
         *enterprises.routes,
         *admin.routes,
+        *notice_routes.routes,
+        *policy_routes.routes,
+        *publisher_routes.routes,
+        *reference_routes.routes,
+        *console_routes.routes,
+        *stream_routes.routes,
+        *kiosk_routes.routes,
+        *device_routes.routes,
     ]
 
 
@@ -51,7 +69,15 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
                                        "redis": "embedded" if settings.is_embedded_redis
                                        else "server"})
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                if manage_resources and settings.run_worker_in_process:
+                    # Embedded default: the in-process Redis is per process, so the worker
+                    # runs here (docs/adr/0002).
+                    from push.worker import in_process_worker
+
+                    await stack.enter_async_context(in_process_worker())
+                    log.info("api.worker_in_process")
+                yield
         finally:
             await page_cache.stop_listener()
             if manage_resources:

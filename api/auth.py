@@ -8,9 +8,20 @@ from core.errors import Forbidden, Unauthenticated
 from core.principals import Principal, parse_subject
 from core.tokens import get_tokens
 from profiles.accounts import authenticate_api_key
+from profiles.kiosks import session_revoked
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The only non-read calls a kiosk session may make: keeping itself alive and ending itself.
+KIOSK_SESSION_CALLS = frozenset({"/v1/kiosk/session/extend", "/v1/kiosk/session/end"})
 
 
-async def principal(request: Request) -> Principal:
+def refuse_kiosk_session(found: Principal) -> None:
+    if found.kind == "kiosk_session":
+        raise Forbidden("A kiosk session can only read this enterprise's page.")
+
+
+async def principal(request: Request, *, allow_query_token: bool = False) -> Principal:
+    """`allow_query_token` is for GET /v1/stream only (EventSource cannot send headers)."""
     cached = request.scope.get("entpage.principal")
     if cached is not None:
         assert isinstance(cached, Principal)
@@ -18,6 +29,12 @@ async def principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     credential = credential.strip()
+    query_token = request.query_params.get("access_token") if allow_query_token else None
+    if query_token:
+        if credential and (scheme.lower() != "bearer" or credential != query_token):
+            raise Unauthenticated("Send the access token either in the Authorization header "
+                                  "or as access_token, not two different ones.")
+        scheme, credential = "Bearer", query_token
     if not credential:
         raise Unauthenticated("Send an Authorization header: Bearer <token> or ApiKey <key>.")
     if scheme.lower() == "bearer":
@@ -26,6 +43,12 @@ async def principal(request: Request) -> Principal:
         if kind != claims.get("pt"):
             raise Unauthenticated("The access token is inconsistent.")
         found = Principal(kind, subject_id, role=claims.get("role"), claims=claims)  # type: ignore[arg-type]
+        if kind == "kiosk_session":
+            if await session_revoked(claims):
+                raise Unauthenticated("This kiosk session has ended.")
+            # Structural, not per route: a kiosk session never writes, whatever route exists.
+            if request.method not in SAFE_METHODS and request.url.path not in KIOSK_SESSION_CALLS:
+                refuse_kiosk_session(found)
     elif scheme.lower() == "apikey":
         found = await authenticate_api_key(credential)
     else:

@@ -9,10 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/entpage_bench"
@@ -137,6 +137,10 @@ def run_wrk(label: str, url: str, *, script: Path | None = None, connections: in
                       cpu_used * 1e6 / total if total else 0.0)
 
 
+def _share(value: float, base: float) -> float:
+    return value / base if base else 0.0
+
+
 def print_table(rows: list[LoadResult], baseline: LoadResult) -> None:
     print(f"{'scenario':<32} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'vs base':>8} "
           f"{'cpu µs/req':>10} {'1-core req/s':>12} {'vs base':>8} {'errors':>6}")
@@ -144,5 +148,5 @@ def print_table(rows: list[LoadResult], baseline: LoadResult) -> None:
         print(f"{r.label:<32} {r.requests_per_s:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>8.2f} "
               f"{r.requests_per_s / baseline.requests_per_s:>8.0%} {r.server_cpu_us:>10.0f} "
               f"{r.one_core_capacity:>12.0f} "
-              f"{(r.one_core_capacity / baseline.one_core_capacity) if baseline.one_core_capacity else 0:>8.0%} "
+              f"{_share(r.one_core_capacity, baseline.one_core_capacity):>8.0%} "
               f"{r.non_2xx:>6}")

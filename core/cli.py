@@ -36,10 +36,14 @@ def _progress_printer(label: str) -> Callable[[str, int, int], None]:
 
 
 async def _with_db(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    # Profile writes re-match policies and standing notices; deliveries follow publishes.
+    import notices.page_sections
+    import push.service  # noqa: F401
     from core.db import close_db, init_db
     from core.redis import close_redis, init_redis
     from profiles.page_cache import init_page_cache
 
+    notices.page_sections.install()
     await init_db(settings)
     redis = init_redis(settings)
     init_page_cache(redis, ttl_s=settings.page_cache_ttl_s)
@@ -128,7 +132,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
          f"{'embedded' if settings.is_embedded_redis else 'server'})")
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, http="httptools", access_log=False, log_level="warning",
-                lifespan="on")
+                # Live streams (/v1/stream) never finish on their own: give them 5 s, then close.
+                lifespan="on", timeout_graceful_shutdown=5)
     return 0
 
 

@@ -15,7 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from core.settings import Settings
 
-MODEL_MODULES = ["profiles.models", "notices.models", "push.models"]
+MODEL_MODULES = ["profiles.models", "notices.models", "push.models", "profiles.kiosk_models"]
 
 
 def tortoise_db_url(database_url: str) -> str:

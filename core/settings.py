@@ -63,6 +63,7 @@ class Settings:
     log_level: str
     log_json: bool
     run_worker_in_process: bool
+    trusted_proxies: str = ""
     timezone: str = "Asia/Shanghai"
     extra: dict[str, str] = field(default_factory=dict)
     # Live stream (GET /v1/stream) and kiosks; defaults keep older constructors working.
@@ -71,7 +72,7 @@ class Settings:
     stream_max_per_principal: int = 5
     stream_queue_size: int = 256
     stream_resume_grace_s: int = 120
-    stream_page_poll_ms: int = 500
+    stream_page_poll_ms: int = 5000
     kiosk_session_ttl_s: int = 300
     kiosk_session_max_s: int = 1800
     kiosk_handoff_ttl_s: int = 120
@@ -111,12 +112,13 @@ def load_settings() -> Settings:
         log_level=_env("ENTPAGE_LOG_LEVEL", "INFO").upper(),
         log_json=_env_bool("ENTPAGE_LOG_JSON", True),
         run_worker_in_process=_env_bool("ENTPAGE_WORKER_IN_PROCESS", not redis_url),
+        trusted_proxies=_env("ENTPAGE_TRUSTED_PROXIES"),
         stream_heartbeat_s=_env_float("ENTPAGE_STREAM_HEARTBEAT_S", 15.0),
         stream_retry_ms=_env_int("ENTPAGE_STREAM_RETRY_MS", 3000),
         stream_max_per_principal=_env_int("ENTPAGE_STREAM_MAX_PER_PRINCIPAL", 5),
         stream_queue_size=_env_int("ENTPAGE_STREAM_QUEUE_SIZE", 256),
         stream_resume_grace_s=_env_int("ENTPAGE_STREAM_RESUME_GRACE_S", 120),
-        stream_page_poll_ms=_env_int("ENTPAGE_STREAM_PAGE_POLL_MS", 500),
+        stream_page_poll_ms=_env_int("ENTPAGE_STREAM_PAGE_POLL_MS", 5000),
         kiosk_session_ttl_s=_env_int("ENTPAGE_KIOSK_SESSION_TTL", 300),
         kiosk_session_max_s=_env_int("ENTPAGE_KIOSK_SESSION_MAX", 1800),
         kiosk_handoff_ttl_s=_env_int("ENTPAGE_KIOSK_HANDOFF_TTL", 120),

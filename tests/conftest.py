@@ -141,3 +141,10 @@ def artifacts_dir() -> Iterator[Path]:
     path = Path(os.environ.get("ENTPAGE_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     yield path
+
+
+@pytest.fixture(autouse=True)
+def _settings_reread_after_each_test() -> Iterator[None]:
+    """A test that changes the environment must not leak changed settings into the next."""
+    yield
+    reset_settings_cache()

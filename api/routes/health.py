@@ -10,6 +10,7 @@ from api.errors import HTTP_CODES
 from api.metrics import metrics
 from api.responses import JsonResponse
 from core.db import conn
+from core.errors import DomainError
 from core.redis import get_redis
 from core.tokens import get_tokens
 
@@ -43,11 +44,19 @@ async def jwks(request: Request) -> Response:
     return JsonResponse(get_tokens().jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
+def _domain_error_titles(cls: type[DomainError] = DomainError) -> dict[str, str]:
+    titles = {cls.code: cls.title}
+    for sub in cls.__subclasses__():
+        titles.update(_domain_error_titles(sub))
+    return titles
+
+
 async def problem_type(request: Request) -> Response:
+    """Documents every stable problem `type` this API returns."""
     code = request.path_params["code"]
     titles = {c: t for c, t in HTTP_CODES.values()}
-    titles.update({"malformed-json": "The request body is not valid JSON",
-                   "invalid-uscc": "Invalid unified social credit code"})
+    titles.update(_domain_error_titles())
+    titles["invalid-uscc"] = "Invalid unified social credit code"
     if code not in titles:
         return JsonResponse({"type": f"/problems/{code}", "title": "Unknown problem type"},
                             status_code=404)

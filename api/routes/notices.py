@@ -12,7 +12,6 @@ import csv
 import functools
 import io
 import ipaddress
-import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from starlette.routing import Route
 from api import auth
 from api.responses import JsonResponse, read_json
 from core.errors import NotFound, ValidationFailed
+from core.settings import get_settings
 from notices import service
 from notices.models import NOTICE_STATUSES
 from notices.schemas import (
@@ -41,7 +41,6 @@ from notices.schemas import (
 from profiles.schemas import validate_uscc
 
 CSV_BOM = "\ufeff"
-TRUSTED_PROXIES_ENV = "ENTPAGE_TRUSTED_PROXIES"
 
 # ----------------------------------------------------------------------- shared helpers
 
@@ -69,7 +68,7 @@ def client_ip(request: Request) -> str | None:
     (comma-separated addresses/CIDRs) — the right-most X-Forwarded-For hop that is not itself a
     trusted proxy. Without that setting X-Forwarded-For is ignored: anyone can send it."""
     peer = request.client.host if request.client else None
-    networks = _trusted_proxies(os.environ.get(TRUSTED_PROXIES_ENV, ""))
+    networks = _trusted_proxies(get_settings().trusted_proxies)
     if peer is None or not networks or not _is_trusted(peer, networks):
         return peer
     forwarded = request.headers.get("x-forwarded-for", "")

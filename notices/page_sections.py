@@ -1,0 +1,46 @@
+"""Wires the notices domain into the profiles domain: the page's `notices` and `policies`
+sections (with the `notices_unread` and `policies_open` badges) and re-matching on profile
+changes. Profiles never imports notices; this module registers callbacks instead.
+
+`install()` runs on import and is idempotent. Any process that changes profiles (the API, the
+worker, `entpage import`/`seed`) must import this module, or standing notices and policies
+would not find enterprises that qualify later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from notices import policies, service
+from profiles.page import register_section
+from profiles.repository import EnterpriseChange
+from profiles.service import on_profiles_changed
+
+_installed = False
+
+
+async def notices_section(enterprise: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    return await service.page_section(enterprise)
+
+
+async def policies_section(enterprise: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    return await policies.page_section(enterprise)
+
+
+async def rematch(changes: Sequence[EnterpriseChange]) -> None:
+    """Standing notices and open policies find the enterprises that newly qualify."""
+    await service.rematch_standing_notices(changes)
+    await policies.rematch_policies(changes)
+
+
+def install() -> None:
+    global _installed
+    register_section("notices", notices_section)
+    register_section("policies", policies_section)
+    if not _installed:
+        on_profiles_changed(rematch)
+        _installed = True
+
+
+install()

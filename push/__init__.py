@@ -1,0 +1,1 @@
+"""Devices, channels and the delivery pipeline."""

@@ -1,0 +1,174 @@
+"""The FCM client the delivery worker uses: HTTP v1 `messages:send`, one message per request,
+many in flight over one pooled aiohttp session.
+
+Per device a send costs a bytes join (the body is pre-encoded once per notice by firebase-admin,
+see `FcmMessageTemplate`), one request, and a tiny JSON parse. Errors become firebase-admin's own
+exception types and then `SendOutcome`s (see `fcm_errors`). `fcm_stock` holds the stock
+`messaging.send_each` path used for comparison.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+import orjson
+from firebase_admin import credentials, exceptions
+from google.auth.exceptions import GoogleAuthError
+from yarl import URL
+
+from push.providers.base import SendOutcome
+from push.providers.fcm_auth import FcmAccessTokens
+from push.providers.fcm_errors import (
+    connection_error,
+    firebase_error_from_response,
+    outcome_for_error,
+    timeout_error,
+)
+from push.providers.fcm_message import (
+    MAX_PAYLOAD_BYTES,
+    FcmMessageTemplate,
+    PayloadTooLargeError,
+    fit_to_payload_limit,
+    truncate_utf8,
+)
+from push.providers.fcm_stock import route_messaging_to_endpoint, send_each_in_batches
+from push.providers.http import PooledHttp, parse_retry_after
+
+__all__ = [
+    "DEFAULT_FCM_ENDPOINT",
+    "MAX_PAYLOAD_BYTES",
+    "FcmClient",
+    "FcmMessageTemplate",
+    "PayloadTooLargeError",
+    "fit_to_payload_limit",
+    "route_messaging_to_endpoint",
+    "send_each_in_batches",
+    "truncate_utf8",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FCM_ENDPOINT = "https://fcm.googleapis.com"
+_UNAUTHORIZED = 401
+
+
+class FcmClient:
+    channel = "fcm"
+
+    def __init__(
+        self,
+        *,
+        credential: credentials.Base,
+        project_id: str,
+        endpoint: str = DEFAULT_FCM_ENDPOINT,
+        max_in_flight: int = 256,
+        timeout_s: float = 10.0,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        self._tokens = FcmAccessTokens(credential)
+        self._http = PooledHttp(
+            max_connections=max_in_flight, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s
+        )
+        self._max_in_flight = max_in_flight
+        # Bounds requests in flight across every concurrent send_batch call of this client.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        # Parsed once: aiohttp would otherwise parse the URL string on every request.
+        self._send_url = URL(f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send")
+        self._headers_token: str | None = None
+        self._headers: dict[str, str] = {}
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def send_batch(self, template: FcmMessageTemplate, recipients: Sequence[str]) -> list[SendOutcome]:
+        """One outcome per token, in order. A fixed pool of senders drains the list, so a batch of
+        any size costs `max_in_flight` coroutines, not one task per token."""
+        outcomes: list[SendOutcome | None] = [None] * len(recipients)
+        pending = iter(range(len(recipients)))
+
+        async def drain() -> None:
+            for index in pending:  # the shared iterator hands each index to exactly one sender
+                outcomes[index] = await self.send(template, recipients[index])
+
+        senders = min(self._max_in_flight, len(recipients))
+        await asyncio.gather(*(drain() for _ in range(senders)))
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def send(self, template: FcmMessageTemplate, token: str) -> SendOutcome:
+        body = template.body_for(token)
+        try:
+            access_token = self._tokens.cached() or await self._tokens.current()
+            status, payload, retry_after = await self._post(body, access_token)
+            if status == _UNAUTHORIZED:
+                access_token = await self._tokens.replace_rejected(access_token)
+                status, payload, retry_after = await self._post(body, access_token)
+        except TimeoutError as error:
+            return self._failed(timeout_error(error), retry_after_s=None)
+        except aiohttp.ClientError as error:
+            return self._failed(connection_error(error), retry_after_s=None)
+        except GoogleAuthError as error:
+            unauthenticated = exceptions.UnauthenticatedError(
+                f"Could not obtain an FCM access token: {error}", cause=error
+            )
+            return self._failed(unauthenticated, retry_after_s=None)
+        if status == 200:
+            try:
+                return SendOutcome.sent(orjson.loads(payload)["name"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                malformed = exceptions.UnknownError(f"FCM answered 200 without a name: {payload!r}")
+                return self._failed(malformed, retry_after_s=None)
+        return self._failed(
+            firebase_error_from_response(status, payload),
+            retry_after_s=parse_retry_after(retry_after),
+        )
+
+    async def _post(self, body: bytes, access_token: str) -> tuple[int, bytes, str | None]:
+        async with (
+            self._in_flight,
+            self._http.session.post(
+                self._send_url, data=body, headers=self._headers_for(access_token)
+            ) as response,
+        ):
+            payload = await response.read()
+            status = response.status
+            if status == 200:  # the common case skips the header lookup
+                return status, payload, None
+            return status, payload, response.headers.get("Retry-After")
+
+    def _headers_for(self, access_token: str) -> dict[str, str]:
+        if access_token != self._headers_token:
+            self._headers = {
+                "Authorization": f"Bearer {access_token}",
+                "Content-Type": "application/json; charset=UTF-8",
+                "X-GOOG-API-FORMAT-VERSION": "2",
+            }
+            self._headers_token = access_token
+        return self._headers
+
+    def _failed(self, error: exceptions.FirebaseError, *, retry_after_s: float | None) -> SendOutcome:
+        outcome = outcome_for_error(error, retry_after_s=retry_after_s)
+        logger.debug(
+            "push.fcm.send_failed",
+            extra={
+                "status": outcome.status.value,
+                "error_code": outcome.error_code,
+                "retry_after_s": outcome.retry_after_s,
+            },
+        )
+        return outcome
