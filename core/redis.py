@@ -13,13 +13,17 @@ _client: aioredis.Redis | None = None
 
 def make_redis(settings: Settings) -> aioredis.Redis:
     if settings.redis_url:
-        return aioredis.Redis.from_url(
+        # A blocking pool: under a burst, callers wait (up to 5 s) for a free connection
+        # instead of failing with MaxConnectionsError.
+        pool = aioredis.BlockingConnectionPool.from_url(
             settings.redis_url,
-            max_connections=64,
+            max_connections=128,
+            timeout=5,
             socket_timeout=5,
             socket_connect_timeout=3,
             health_check_interval=30,
         )
+        return aioredis.Redis.from_pool(pool)  # the client owns (and closes) its pool
     # fakeredis speaks the same redis-py API (pub/sub, Lua, pipelines) inside this process;
     # see docs/adr/0002-embedded-default.md.
     import fakeredis

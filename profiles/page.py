@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from core import clock
 from profiles import repository
 from profiles.reminders import compute_reminders
@@ -64,6 +66,13 @@ def _industry(code: str) -> dict[str, str]:
 
 
 async def build_page(uscc: str) -> dict[str, Any] | None:
+    # One connection for every section's queries: each pool release costs asyncpg a reset
+    # round trip, and a page has a dozen small queries across domains.
+    async with in_transaction():
+        return await _build_page(uscc)
+
+
+async def _build_page(uscc: str) -> dict[str, Any] | None:
     enterprise = await repository.page_rows(uscc)
     if enterprise is None:
         return None
