@@ -44,7 +44,8 @@ async def seed_devices(rng: random.Random) -> int:
             sql.params)
         if not rows:
             break
-        devices, consents = [], []
+        devices: list[tuple[object, ...]] = []
+        consents: list[tuple[object, ...]] = []
         for row in rows:
             person_id = int(row["id"])
             has_miniprogram = False

@@ -262,6 +262,7 @@ describe('settings page', () => {
   test('consent per template, preferences and quiet hours, language, logout', async () => {
     const decisions = { 'tpl-notice': 'accept', 'tpl-warning': 'accept', 'tpl-reminder': 'reject' };
     const { wx } = await signedIn(26, { subscribeDecision: (id) => decisions[id] || 'accept' });
+    await api.unbindWeChat(); // the seed binds mini-program identities; start unbound
     const page = open('pages/settings/index');
     await page.onShow();
     assert.equal(page.data.wechat.bound, false);
