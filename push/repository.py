@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from core.db import Sql, conn, new_sql
 from notices.repository import as_date, as_datetime, as_json, id_list, insert_count, typed
 from push.messages import MessageRow
@@ -29,6 +31,21 @@ def _pairs_in(sql: Sql, columns: tuple[str, str], pairs: Sequence[tuple[int, str
                 f"CAST({sql.p([p[1] for p in pairs])} AS VARCHAR[])))")
     values = ", ".join(f"({sql.p(a)}, {sql.p(b)})" for a, b in pairs)
     return f"{left} IN (VALUES {values})"
+
+
+async def _queue_query(text: str, params: list[Any], *, rows: bool = True) -> Any:
+    """Run a statement on the delivery queue with a plan made for this execution. The queue
+    swings from empty to a million rows in one publish; a generic plan cached while it was
+    empty (asyncpg prepares every statement) would join the million rows by nested loop and
+    stall for minutes until autoanalyze. SQLite has no plan cache."""
+    client = conn()
+    if client.capabilities.dialect != "postgres":
+        return await (client.execute_query_dict(text, params) if rows
+                      else client.execute_query(text, params))
+    async with in_transaction():
+        await conn().execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+        return await (conn().execute_query_dict(text, params) if rows
+                      else conn().execute_query(text, params))
 
 
 # ------------------------------------------------------------------------------ devices
@@ -497,16 +514,24 @@ async def claim(worker_id: str, *, limit: int, channels: Sequence[str], now: dt.
     if not channels:
         return []
     sql = new_sql()
-    head = (f"UPDATE deliveries SET status = 'sending', claimed_by = {sql.p(worker_id)}, "
+    sets = (f"status = 'sending', claimed_by = {sql.p(worker_id)}, "
             f"lease_until = {sql.p(lease_until)}, next_attempt_at = {sql.p(lease_until)}, "
-            f"attempts = attempts + 1, updated_at = {sql.p(now)} ")
+            f"attempts = attempts + 1, updated_at = {sql.p(now)}")
     due = (f"status IN ('failed', 'pending') AND next_attempt_at <= {sql.p(now)} "
            f"AND channel IN ({sql.in_list(list(channels))})")
-    lock = " FOR UPDATE SKIP LOCKED" if sql.postgres else ""
-    rows = await conn().execute_query_dict(
-        head + f"WHERE id IN (SELECT id FROM deliveries WHERE {due} LIMIT {sql.p(limit)}{lock}) "
-        "RETURNING id, message_id, source, source_id, device_id, person_id, channel, urgent, "
-        "attempts, possibly_duplicate", sql.params)
+    columns = ("id", "message_id", "source", "source_id", "device_id", "person_id", "channel",
+               "urgent", "attempts", "possibly_duplicate")
+    if sql.postgres:
+        # The locking sub-select as a CTE: it runs exactly once (a sub-select in IN (…) may be
+        # re-run per outer row by a generic plan, locking a different set each time).
+        text = (f"WITH picked AS (SELECT id FROM deliveries WHERE {due} "
+                f"LIMIT {sql.p(limit)} FOR UPDATE SKIP LOCKED) "
+                f"UPDATE deliveries d SET {sets} FROM picked WHERE d.id = picked.id "
+                f"RETURNING {', '.join(f'd.{c}' for c in columns)}")
+    else:
+        text = (f"UPDATE deliveries SET {sets} WHERE id IN (SELECT id FROM deliveries "
+                f"WHERE {due} LIMIT {sql.p(limit)}) RETURNING {', '.join(columns)}")
+    rows = await _queue_query(text, sql.params)
     return [Claimed(int(r["id"]), int(r["message_id"]), str(r["source"]), int(r["source_id"]),
                     int(r["device_id"]), int(r["person_id"]), str(r["channel"]),
                     bool(r["urgent"]), int(r["attempts"]), bool(r["possibly_duplicate"]))
@@ -614,17 +639,17 @@ async def record(worker_id: str, outcomes: Sequence[Outcome], now: dt.datetime) 
                  f"FROM (VALUES {rows})) AS v ")
     text += ("WHERE deliveries.id = v.vid AND deliveries.status = 'sending' "
              f"AND deliveries.claimed_by = {sql.p(worker_id)}")
-    count, _ = await conn().execute_query(text, sql.params)
+    count, _ = await _queue_query(text, sql.params, rows=False)
     return int(count)
 
 
 async def extend_leases(worker_id: str, *, lease_until: dt.datetime) -> int:
     """Heartbeat: a live worker keeps its rows however long a slow provider takes."""
     sql = new_sql()
-    count, _ = await conn().execute_query(
+    count, _ = await _queue_query(
         f"UPDATE deliveries SET lease_until = {sql.p(lease_until)}, "
         f"next_attempt_at = {sql.p(lease_until)} "
-        f"WHERE status = 'sending' AND claimed_by = {sql.p(worker_id)}", sql.params)
+        f"WHERE status = 'sending' AND claimed_by = {sql.p(worker_id)}", sql.params, rows=False)
     return int(count)
 
 
@@ -632,21 +657,11 @@ async def release_expired_leases(now: dt.datetime) -> int:
     """Rows whose worker died mid-send become claimable again, flagged possibly_duplicate: the
     provider may have received them before the worker could record it."""
     sql = new_sql()
-    count, _ = await conn().execute_query(
+    count, _ = await _queue_query(
         "UPDATE deliveries SET status = 'pending', possibly_duplicate = TRUE, claimed_by = NULL, "
         f"lease_until = NULL, reason = 'lease_expired', updated_at = {sql.p(now)} "
-        f"WHERE status = 'sending' AND next_attempt_at < {sql.p(now)}", sql.params)
+        f"WHERE status = 'sending' AND next_attempt_at < {sql.p(now)}", sql.params, rows=False)
     return int(count)
-
-
-async def next_due_at(channels: Sequence[str]) -> dt.datetime | None:
-    if not channels:
-        return None
-    sql = new_sql()
-    rows = await conn().execute_query_dict(
-        "SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status IN ('failed', "
-        f"'pending') AND channel IN ({sql.in_list(list(channels))})", sql.params)
-    return as_datetime(rows[0]["due"]) if rows else None
 
 
 async def pause_channel(channel: str, *, until: dt.datetime, reason: str,
