@@ -35,11 +35,13 @@ log = logging.getLogger(__name__)
 
 
 def all_routes() -> list[BaseRoute]:
+    # Starlette tries routes in order: the enterprise page, by far the hottest, comes first
+    # (no other route shares its paths, so the order changes nothing else).
     return [
+        *enterprises.routes,
         *health.routes,
         Route("/openapi.json", openapi, methods=["GET"]),
         *auth.routes,
-        *enterprises.routes,
         *admin.routes,
         *notice_routes.routes,
         *policy_routes.routes,

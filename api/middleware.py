@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import time
@@ -11,6 +12,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.metrics import metrics
 
 log = logging.getLogger("api.access")
+
+# Request ids: a random per-process prefix and a counter, unique across processes without
+# paying for the OS random source on every request.
+_REQUEST_ID_PREFIX = secrets.token_hex(5)
+_request_numbers = itertools.count(1)
 
 
 class RequestContextMiddleware:
@@ -22,7 +28,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _header(scope, b"x-request-id") or secrets.token_hex(8)
+        request_id = (_header(scope, b"x-request-id")
+                      or f"{_REQUEST_ID_PREFIX}{next(_request_numbers):06x}")
         status = 500
 
         async def send_with_context(message: Message) -> None:

@@ -9,7 +9,7 @@ Why the columns look the way they do:
   It is written set-based (INSERT … SELECT, up to a million rows per publish), so it carries
   plain ids instead of foreign keys (no per-row FK check) and as few indexes as the pipeline
   needs: the unique (source, source_id, device_id) that makes "never the same notice twice on
-  one device" a database fact, and (status, next_attempt_at) for claiming. For rows being sent
+  one device" a database fact, and (status, channel, next_attempt_at) for claiming. For rows being sent
   `next_attempt_at` holds the lease expiry, so expired leases are found on the same index.
 - `push_messages` holds the text once per notice / policy / reminder group; each delivery
   points at it, and the worker encodes it once per message, not once per device.
@@ -188,7 +188,7 @@ class Delivery(Model):
     class Meta:
         table = "deliveries"
         unique_together = (("source", "source_id", "device_id"),)
-        indexes = (("status", "next_attempt_at"),)
+        indexes = (("status", "channel", "next_attempt_at"),)
 
 
 class ReminderSend(Model):

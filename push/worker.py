@@ -214,10 +214,10 @@ class _Worker:
         self.add(outcomes)
         for job in jobs:
             self.queue.put_nowait(job)
-        if claimed[0].possibly_duplicate or any(c.possibly_duplicate for c in claimed):
-            log.info("push.worker.reclaimed", extra={
-                "worker": self.worker_id,
-                "possibly_duplicate": sum(c.possibly_duplicate for c in claimed)})
+        reclaimed = sum(c.possibly_duplicate for c in claimed)
+        if reclaimed:
+            log.info("push.worker.reclaimed", extra={"worker": self.worker_id,
+                                                     "possibly_duplicate": reclaimed})
         return len(claimed)
 
     async def claim_loop(self, stop: asyncio.Event) -> None:
@@ -241,7 +241,8 @@ class _Worker:
                 await self._idle(stop)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        """Nothing due: sleep until woken, the poll interval, or the earliest retry."""
+        """Nothing due: sleep until woken (new deliveries, a released lease) or the poll
+        interval, whichever comes first; retries and deferrals are found by that poll."""
         timeout = self.poll_interval_s
         waiter = asyncio.ensure_future(self.wake.wait())
         stopper = asyncio.ensure_future(stop.wait())

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api import auth
-from api.responses import JsonResponse, read_json
+from api.responses import JsonResponse, PreparedResponse, read_json
 from core.errors import Forbidden
 from profiles import accounts, service
 from profiles.page import build_page
@@ -44,16 +44,20 @@ async def get_enterprise(request: Request) -> Response:
     return JsonResponse(page["enterprise"])
 
 
+_PAGE_HEADERS = [(b"cache-control", b"private, no-cache"), (b"vary", b"Authorization")]
+_JSON = (b"content-type", b"application/json")
+
+
 async def get_page(request: Request) -> Response:
     caller = await auth.principal(request)
     uscc, _ = validate_uscc(request.path_params["uscc"], field="uscc", allow_legacy=True)
     if caller.kind == "integration":
         raise Forbidden("Department systems cannot read enterprise pages.")
     page = await service.get_page(caller, uscc)
-    headers = {"ETag": page.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    headers = [(b"etag", page.etag.encode()), *_PAGE_HEADERS]
     if page.etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(page.body, media_type="application/json", headers=headers)
+        return PreparedResponse(b"", status_code=304, raw_headers=headers)
+    return PreparedResponse(page.body, raw_headers=[*headers, _JSON])
 
 
 async def put_matter(request: Request) -> Response:
@@ -73,8 +77,9 @@ async def put_matter(request: Request) -> Response:
 
 
 routes = [
+    # The page first: it is the hottest route, and Starlette tries routes in order.
+    Route("/v1/enterprises/{uscc}/page", get_page, methods=["GET"]),
     Route("/v1/enterprises/{uscc}", put_enterprise, methods=["PUT"]),
     Route("/v1/enterprises/{uscc}", get_enterprise, methods=["GET"]),
-    Route("/v1/enterprises/{uscc}/page", get_page, methods=["GET"]),
     Route("/v1/matters/{source_system}/{external_id}", put_matter, methods=["PUT"]),
 ]

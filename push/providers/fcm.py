@@ -1,10 +1,10 @@
 """The FCM client the delivery worker uses: HTTP v1 `messages:send`, one message per request,
-many in flight over one pooled aiohttp session.
+many in flight over a pool of keep-alive HTTP/1.1 connections (`http1.Http1Pool`, ADR 0006).
 
 Per device a send costs a bytes join (the body is pre-encoded once per notice by firebase-admin,
-see `FcmMessageTemplate`), one request, and a tiny JSON parse. Errors become firebase-admin's own
-exception types and then `SendOutcome`s (see `fcm_errors`). `fcm_stock` holds the stock
-`messaging.send_each` path used for comparison.
+see `FcmMessageTemplate`), one write of pre-built request bytes, and a tiny JSON parse. Errors
+become firebase-admin's own exception types and then `SendOutcome`s (see `fcm_errors`).
+`fcm_stock` holds the stock `messaging.send_each` path used for comparison.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import logging
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 from firebase_admin import credentials, exceptions
 from google.auth.exceptions import GoogleAuthError
-from yarl import URL
 
 from push.providers.base import SendOutcome
 from push.providers.fcm_auth import FcmAccessTokens
@@ -37,7 +36,8 @@ from push.providers.fcm_message import (
     truncate_utf8,
 )
 from push.providers.fcm_stock import route_messaging_to_endpoint, send_each_in_batches
-from push.providers.http import PooledHttp, parse_retry_after
+from push.providers.http import parse_retry_after
+from push.providers.http1 import Http1Pool
 
 __all__ = [
     "DEFAULT_FCM_ENDPOINT",
@@ -71,16 +71,14 @@ class FcmClient:
         connect_timeout_s: float = 5.0,
     ) -> None:
         self._tokens = FcmAccessTokens(credential)
-        self._http = PooledHttp(
-            max_connections=max_in_flight, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s
-        )
+        # The pool bounds requests in flight (one per connection) across every caller.
+        self._http = Http1Pool(endpoint, max_connections=max_in_flight, timeout_s=timeout_s,
+                               connect_timeout_s=connect_timeout_s)
         self._max_in_flight = max_in_flight
-        # Bounds requests in flight across every concurrent send_batch call of this client.
-        self._in_flight = asyncio.Semaphore(max_in_flight)
-        # Parsed once: aiohttp would otherwise parse the URL string on every request.
-        self._send_url = URL(f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send")
-        self._headers_token: str | None = None
-        self._headers: dict[str, str] = {}
+        base_path = urlsplit(endpoint).path.rstrip("/")
+        self._send_path = f"{base_path}/v1/projects/{project_id}/messages:send"
+        self._head_token: str | None = None
+        self._head = b""
 
     async def __aenter__(self) -> Self:
         return self
@@ -120,7 +118,7 @@ class FcmClient:
                 status, payload, retry_after = await self._post(body, access_token)
         except TimeoutError as error:
             return self._failed(timeout_error(error), retry_after_s=None)
-        except aiohttp.ClientError as error:
+        except ConnectionError as error:
             return self._failed(connection_error(error), retry_after_s=None)
         except GoogleAuthError as error:
             unauthenticated = exceptions.UnauthenticatedError(
@@ -139,27 +137,19 @@ class FcmClient:
         )
 
     async def _post(self, body: bytes, access_token: str) -> tuple[int, bytes, str | None]:
-        async with (
-            self._in_flight,
-            self._http.session.post(
-                self._send_url, data=body, headers=self._headers_for(access_token)
-            ) as response,
-        ):
-            payload = await response.read()
-            status = response.status
-            if status == 200:  # the common case skips the header lookup
-                return status, payload, None
-            return status, payload, response.headers.get("Retry-After")
+        response = await self._http.request(self._head_for(access_token), body)
+        return response.status, response.body, response.retry_after
 
-    def _headers_for(self, access_token: str) -> dict[str, str]:
-        if access_token != self._headers_token:
-            self._headers = {
+    def _head_for(self, access_token: str) -> bytes:
+        """Request line and headers, rebuilt only when the access token changes (hourly)."""
+        if access_token != self._head_token:
+            self._head = self._http.request_head("POST", self._send_path, {
                 "Authorization": f"Bearer {access_token}",
                 "Content-Type": "application/json; charset=UTF-8",
                 "X-GOOG-API-FORMAT-VERSION": "2",
-            }
-            self._headers_token = access_token
-        return self._headers
+            })
+            self._head_token = access_token
+        return self._head
 
     def _failed(self, error: exceptions.FirebaseError, *, retry_after_s: float | None) -> SendOutcome:
         outcome = outcome_for_error(error, retry_after_s=retry_after_s)

@@ -82,10 +82,15 @@ async def test_etag_gives_304_until_the_page_changes(client: httpx.AsyncClient) 
     key, uscc, headers = await _setup(client)
     first = await client.get(f"/v1/enterprises/{uscc}/page", headers=headers)
     etag = first.headers["etag"]
+    assert first.headers["content-type"] == "application/json"
+    assert int(first.headers["content-length"]) == len(first.content)
+    assert (first.headers["cache-control"], first.headers["vary"]) == ("private, no-cache",
+                                                                      "Authorization")
     again = await client.get(f"/v1/enterprises/{uscc}/page",
                              headers={**headers, "If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""
+    assert again.headers["etag"] == etag and "content-length" not in again.headers
     await f.put_enterprise(client, key, uscc, name="改名后的公司")
     changed = await client.get(f"/v1/enterprises/{uscc}/page",
                                headers={**headers, "If-None-Match": etag})

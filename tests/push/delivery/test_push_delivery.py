@@ -271,3 +271,23 @@ async def test_scheduled_notice_is_published_and_pushed_by_the_worker(
 
     await drain(fcm=fcm_client, channels=["fcm"], run_scheduler=True,
                 scheduler_interval_s=0.05, reminder_interval_s=3600, until=pushed)
+
+
+async def test_in_process_worker_beside_the_api(client: httpx.AsyncClient, world: World,
+                                                fcm_client: FcmClient) -> None:
+    """The embedded default: a worker in the API process, woken through (in-process) Redis."""
+    from push.worker import in_process_worker
+    from tests.push.helpers import wait_for
+
+    await register(client, world.staff["南沙甲"])
+    async with in_process_worker(fcm=fcm_client, channels=["fcm"], poll_interval_s=5.0,
+                                 relay_interval_s=0.05, run_scheduler=False):
+        started = asyncio.get_running_loop().time()
+        notice = await world.published()
+
+        async def sent() -> bool:
+            return (await statuses("notice", notice["id"]))["sent"] == 1
+
+        await wait_for(sent, within_s=10, what="the embedded worker")
+        # Woken by the outbox relay's wake-up, not by its 5 s poll.
+        assert asyncio.get_running_loop().time() - started < 4.0
