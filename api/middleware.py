@@ -62,6 +62,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class BodyLimitMiddleware:
     """Refuses request bodies over the limit with a problem+json 413, before or while reading."""
 
@@ -70,7 +73,8 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in _BODILESS:
+            # Handlers of these methods never read a body, so there is nothing to limit.
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")

@@ -31,6 +31,7 @@ from bench.common import (
     uvicorn_server,
 )
 
+PREWARM_PAGES = 10_000
 LUA_RANDOM = """
 local lines = {}
 for line in io.lines("%s") do lines[#lines + 1] = line end
@@ -53,8 +54,10 @@ end
 
 
 async def _prepare(env: dict[str, str], *, enterprises: int, hot: int, cold: int,
-                   workdir: Path) -> tuple[Path, Path]:
-    """Make sure the population exists and write `path token` lines for hot and cold sets."""
+                   workdir: Path) -> tuple[Path, Path, Path, Path]:
+    """Make sure the population exists and write `path token` lines for the hot and cold sets,
+    for a separate set that warms the server up (pools, statement caches) unmeasured, and for
+    a second cold set measured at lower concurrency."""
     os.environ.update(env)
     from core.db import close_db, conn, init_db
     from core.redis import close_redis, init_redis
@@ -95,7 +98,10 @@ async def _prepare(env: dict[str, str], *, enterprises: int, hot: int, cold: int
                 handle.write(f"/v1/enterprises/{row['uscc']}/page {token}\n")
         return path
 
-    return write("hot.txt", rows[:hot]), write("cold.txt", rows[hot:hot + cold])
+    rest = rows[hot + cold:]
+    return (write("hot.txt", rows[:hot]), write("cold.txt", rows[hot:hot + cold]),
+            write("prewarm.txt", rest[:PREWARM_PAGES]),
+            write("cold-low.txt", rest[PREWARM_PAGES:PREWARM_PAGES + cold // 2]))
 
 
 async def _warm(url: str, lines: list[list[str]]) -> None:
@@ -126,11 +132,15 @@ def main() -> None:
     env = bench_env()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        hot, cold = asyncio.run(_prepare(env, enterprises=args.enterprises, hot=args.hot,
+        hot, cold, prewarm, cold_low = asyncio.run(_prepare(env, enterprises=args.enterprises, hot=args.hot,
                                          cold=args.cold, workdir=workdir))
         random_lua, sequential_lua = workdir / "random.lua", workdir / "seq.lua"
         random_lua.write_text(LUA_RANDOM % hot)
         sequential_lua.write_text(LUA_SEQUENTIAL % cold)
+        prewarm_lua = workdir / "prewarm.lua"
+        prewarm_lua.write_text(LUA_SEQUENTIAL % prewarm)
+        cold_low_lua = workdir / "cold-low.lua"
+        cold_low_lua.write_text(LUA_SEQUENTIAL % cold_low)
         results: list[LoadResult] = []
         with uvicorn_server("bench.baseline_app:create_app", env=env) as server:
             run_wrk("warm-up", f"http://127.0.0.1:{server.port}/hello", seconds=2)
@@ -140,9 +150,16 @@ def main() -> None:
         results.append(baseline)
         with uvicorn_server("api.app:create_app", env=env) as server:
             url = f"http://127.0.0.1:{server.port}"
+            # Like the baseline's warm-up: connection pools filled, statements prepared, on
+            # enterprises that are not measured afterwards.
+            run_wrk("warm-up", url, script=prewarm_lua, connections=args.connections, seconds=3)
             # Uncached first: every request is an enterprise nobody has asked for yet.
             results.append(run_wrk("page, uncached (first view)", url, script=sequential_lua,
                                    connections=args.connections, seconds=args.seconds,
+                                   server=server))
+            low = max(1, args.connections // 4)
+            results.append(run_wrk(f"page, uncached, {low} connections", url,
+                                   script=cold_low_lua, connections=low, seconds=args.seconds,
                                    server=server))
             # Warm every hot page exactly once, then measure random access to them.
             asyncio.run(_warm(url, [line.split() for line in hot.read_text().splitlines()]))
@@ -153,7 +170,7 @@ def main() -> None:
         print(f"GET /page, {args.enterprises:,} enterprises, {args.connections} connections, "
               f"{args.seconds}s each, 1 uvicorn worker (httptools + uvloop), wrk -t1")
         print_table(results, baseline)
-        cached, uncached = results[2], results[1]
+        cached, uncached = results[3], results[1]
         ratio = cached.requests_per_s / baseline.requests_per_s
         cpu_ratio = baseline.server_cpu_us / cached.server_cpu_us if cached.server_cpu_us else 0
         print()

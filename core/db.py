@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 
 from core.settings import Settings
 
@@ -32,9 +34,30 @@ def tortoise_db_url(database_url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped
+    """asyncpg sends a reset query (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL`) every time a connection goes back to the pool: one more round trip per request. This
+    code never leaves session state behind (no session-level SET, LISTEN, advisory locks or
+    held cursors; only SET LOCAL inside transactions), so there is nothing to reset. A
+    connection released inside a transaction is still rolled back: asyncpg's `reset()` adds the
+    ROLLBACK itself."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+def tortoise_connection(database_url: str) -> str | dict[str, Any]:
+    url = tortoise_db_url(database_url)
+    if not url.startswith("asyncpg://"):
+        return url
+    config: dict[str, Any] = expand_db_url(url)
+    config["credentials"]["connection_class"] = PooledConnection
+    return config
+
+
 def tortoise_config(settings: Settings) -> dict[str, Any]:
     return {
-        "connections": {"default": tortoise_db_url(settings.database_url)},
+        "connections": {"default": tortoise_connection(settings.database_url)},
         "apps": {"entpage": {"models": MODEL_MODULES, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
@@ -131,6 +154,42 @@ class Sql:
 
     def in_list(self, values: list[Any]) -> str:
         return ", ".join(self.p(v) for v in values) or "NULL"
+
+
+@contextlib.asynccontextmanager
+async def pinned_connection() -> AsyncIterator[None]:
+    """Every query of the block — whichever repository issues it through `conn()` — runs on one
+    pooled PostgreSQL connection, outside any transaction (each statement commits on its own).
+
+    For read paths of many small queries across domains (the enterprise page): pinning with
+    `in_transaction()` costs BEGIN and COMMIT round trips, and a separate pool acquire per
+    query costs asyncpg a reset round trip on each release. Nothing is written here, and READ
+    COMMITTED gives no cross-statement snapshot anyway, so the transaction bought nothing.
+    Inside a transaction or a pinned block, and on SQLite (one connection), it does nothing.
+    """
+    client = conn()
+    if client.capabilities.dialect != "postgres" or getattr(client, "_connection", None):
+        yield
+        return
+    from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+    from tortoise.connection import get_connections
+
+    assert isinstance(client, AsyncpgDBClient)
+    if client._pool is None:  # the pool is created lazily: exactly once, as Tortoise does
+        async with client._pool_init_lock:
+            if client._pool is None:
+                await client.create_connection(with_db=True)
+    pool = client._pool
+    assert pool is not None
+    # Tortoise's single-connection client, used without begin(): queries run on `_connection`.
+    pinned = TransactionWrapper(client)
+    pinned._connection = await pool.acquire()
+    token = get_connections().set(client.connection_name, pinned)
+    try:
+        yield
+    finally:
+        get_connections().reset(token)
+        await pool.release(pinned._connection)
 
 
 @contextlib.asynccontextmanager

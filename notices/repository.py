@@ -332,6 +332,24 @@ async def inbox(enterprise_id: int, *, state: str, limit: int,
     return await conn().execute_query_dict(text, sql.params)
 
 
+async def page_inbox(enterprise_id: int, *, limit: int,
+                     now: dt.datetime) -> tuple[list[dict[str, Any]], int]:
+    """The first inbox items (as `inbox(state="all")`) and the exact unread count, in one
+    statement: the window sum runs over every visible row before the LIMIT applies."""
+    sql = new_sql()
+    rows = await conn().execute_query_dict(
+        f"SELECT {_NOTICE_COLUMNS}, r.id AS recipient_id, r.matched_at, r.read_at, r.acked_at, "
+        f"r.archived_at, {_READ_FLAG} AS read_flag, "
+        "SUM(CASE WHEN r.read_at IS NULL THEN 1 ELSE 0 END) OVER () AS unread_total "
+        "FROM notice_recipients r JOIN notices n ON n.id = r.notice_id "
+        f"WHERE r.enterprise_id = {sql.p(enterprise_id)} AND {VISIBLE.format(now=sql.p(now))} "
+        f"AND {_inbox_filter('all')} "
+        f"ORDER BY read_flag, r.matched_at DESC, r.id DESC LIMIT {sql.p(limit)}",
+        sql.params,
+    )
+    return rows, int(rows[0]["unread_total"]) if rows else 0
+
+
 async def unread_count(enterprise_id: int, now: dt.datetime) -> int:
     sql = new_sql()
     rows = await conn().execute_query_dict(

@@ -15,6 +15,7 @@ The source is kept as written (so a correction can be edited from it) next to th
 
 from __future__ import annotations
 
+import functools
 import html as html_module
 
 import nh3
@@ -64,8 +65,10 @@ def render_body(body_format: str, source: str) -> str:
     raise ValueError(f"unknown body format {body_format!r}")
 
 
+@functools.lru_cache(maxsize=4096)
 def plain_excerpt(html: str, *, limit: int = 80) -> str:
-    """A one-line text preview of sanitized HTML, for lists and push payloads."""
+    """A one-line text preview of sanitized HTML, for lists and push payloads (memoised: the
+    same notice is listed on many enterprises' pages)."""
     text = nh3.clean(html, tags=set()).replace("&nbsp;", " ")
     text = " ".join(html_module.unescape(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

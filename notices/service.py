@@ -1156,8 +1156,7 @@ async def page_section(enterprise: Mapping[str, Any], *,
     """The page's `notices` section: the unread count and the first items of the inbox."""
     now = clock.now()
     enterprise_id = int(enterprise["id"])
-    rows = await repository.inbox(enterprise_id, state="all", limit=limit, cursor=None, now=now)
-    unread = await repository.unread_count(enterprise_id, now)
+    rows, unread = await repository.page_inbox(enterprise_id, limit=limit, now=now)
     return {"unread": unread, "items": [inbox_item(r) for r in rows]}, {"notices_unread": unread}
 
 

@@ -7,9 +7,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from core import clock
+from core.db import pinned_connection
 from profiles import repository
 from profiles.reminders import compute_reminders
 from profiles.standards.industry import industry_table
@@ -66,9 +65,9 @@ def _industry(code: str) -> dict[str, str]:
 
 
 async def build_page(uscc: str) -> dict[str, Any] | None:
-    # One connection for every section's queries: each pool release costs asyncpg a reset
-    # round trip, and a page has a dozen small queries across domains.
-    async with in_transaction():
+    # One connection for every section's queries, without BEGIN/COMMIT: each pool release costs
+    # asyncpg a reset round trip, and a page has several queries across domains.
+    async with pinned_connection():
         return await _build_page(uscc)
 
 

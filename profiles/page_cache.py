@@ -168,20 +168,32 @@ class PageCache:
 
     # -- writes after a render or a membership check -----------------------------------------
 
-    async def store(self, uscc: str, *, lookup: Lookup, day: str, body: bytes) -> CachedPage:
+    async def store(self, uscc: str, *, lookup: Lookup, day: str, body: bytes,
+                    role: tuple[int, str | None] | None = None) -> CachedPage:
+        """Keep a rendered page, and the membership answer learned on the way (`role`:
+        person id and role) in the same round trip."""
         etag = etag_for(body)
         header = b"|".join([lookup.enterprise_stamp, lookup.global_stamp, day.encode(),
                             etag.encode()])
-        await self.redis.set(f"page:{uscc}", header + b"|" + body, ex=self.ttl_s)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(f"page:{uscc}", header + b"|" + body, ex=self.ttl_s)
+            if role is not None:
+                pipe.set(*self._role_entry(role[0], uscc, role[1]), ex=ROLE_TTL_S)
+            await pipe.execute()
         page = CachedPage(etag, body)
         self.local.store_page(uscc, day, page, started_at=lookup.sequence)
+        if role is not None:
+            self.local.store_role(role[0], uscc, role[1], started_at=lookup.sequence)
         return page
 
     async def remember_role(self, person_id: int, uscc: str, role: str | None, *,
                             started_at: int) -> None:
-        await self.redis.set(f"role:{person_id}:{uscc}", role.encode() if role else _NO_ROLE,
-                             ex=ROLE_TTL_S)
+        await self.redis.set(*self._role_entry(person_id, uscc, role), ex=ROLE_TTL_S)
         self.local.store_role(person_id, uscc, role, started_at=started_at)
+
+    @staticmethod
+    def _role_entry(person_id: int, uscc: str, role: str | None) -> tuple[str, bytes]:
+        return f"role:{person_id}:{uscc}", role.encode() if role else _NO_ROLE
 
     # -- invalidation --------------------------------------------------------------------------
 

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from core import clock
-from core.db import conn, new_sql, read_connection
+from core.db import conn, is_postgres, new_sql, read_connection
 from profiles.schemas import EnterpriseInput, LicenceInput, MatterInput
 
 PROFILE_COLUMNS = (
@@ -255,17 +257,53 @@ async def memberships_of(person_id: int) -> list[dict[str, Any]]:
     )
 
 
+_PAGE_ENTERPRISE_COLUMNS = (
+    "id, uscc, name, zone, region_code, industry_code, size, registered_capital_yuan, "
+    "established_on, status, credit_level, legal_representative, address, "
+    "last_annual_report_year, legacy_uscc, updated_at"
+)
+_PAGE_LICENCE_COLUMNS = ("kind", "number", "name", "issuer", "issued_on", "expires_on")
+_PAGE_MATTER_COLUMNS = ("source_system", "external_id", "title", "state", "progress",
+                        "progress_label", "due_on", "action_url", "source_updated_at")
+_PAGE_MATTER_STATES = "state IN ('submitted', 'in_review', 'needs_supplement')"
+
+
+def _json_object(alias: str, columns: Sequence[str]) -> str:
+    return "json_build_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in columns) + ")"
+
+
+# PostgreSQL: the profile part of a page in ONE round trip (the cold page's biggest cost was
+# round trips); tags, licences and matters come back as JSON arrays in the same row.
+_PAGE_ROW_POSTGRES = (
+    f"SELECT {_PAGE_ENTERPRISE_COLUMNS}, "
+    "(SELECT json_agg(t.tag ORDER BY t.tag) FROM enterprise_tags t "
+    " WHERE t.enterprise_id = e.id) AS tags_json, "
+    f"(SELECT json_agg({_json_object('l', _PAGE_LICENCE_COLUMNS)} ORDER BY l.expires_on) "
+    " FROM licences l WHERE l.enterprise_id = e.id) AS licences_json, "
+    f"(SELECT json_agg({_json_object('m', _PAGE_MATTER_COLUMNS)} "
+    "  ORDER BY m.due_on, m.source_updated_at) "
+    f" FROM matters m WHERE m.enterprise_id = e.id AND m.{_PAGE_MATTER_STATES}) AS matters_json "
+    "FROM enterprises e WHERE e.uscc = $1"
+)
+
+
 async def page_rows(uscc: str) -> dict[str, Any] | None:
-    """Everything the profile part of the page needs: four indexed queries on one connection."""
+    """Everything the profile part of the page needs: one statement on PostgreSQL, four
+    indexed queries on one connection on SQLite (in process: no round trips to save).
+    Dates inside the JSON arrays arrive as ISO strings, as they do from SQLite."""
+    if is_postgres():
+        rows = await conn().execute_query_dict(_PAGE_ROW_POSTGRES, [uscc])
+        if not rows:
+            return None
+        enterprise = dict(rows[0])
+        enterprise["tags"] = orjson.loads(enterprise.pop("tags_json") or "[]")
+        enterprise["licences"] = orjson.loads(enterprise.pop("licences_json") or "[]")
+        enterprise["matters"] = orjson.loads(enterprise.pop("matters_json") or "[]")
+        return enterprise
     async with read_connection() as fetch:
         sql = new_sql()
         rows = await fetch(
-            "SELECT id, uscc, name, zone, region_code, industry_code, size, "
-            "registered_capital_yuan, established_on, status, credit_level, legal_representative, "
-            "address, last_annual_report_year, legacy_uscc, updated_at "
-            f"FROM enterprises WHERE uscc = {sql.p(uscc)}",
-            sql,
-        )
+            f"SELECT {_PAGE_ENTERPRISE_COLUMNS} FROM enterprises WHERE uscc = {sql.p(uscc)}", sql)
         if not rows:
             return None
         enterprise = dict(rows[0])
@@ -275,14 +313,13 @@ async def page_rows(uscc: str) -> dict[str, Any] | None:
             f"SELECT tag FROM enterprise_tags WHERE enterprise_id = {eid} ORDER BY tag", sql
         )
         licences = await fetch(
-            "SELECT kind, number, name, issuer, issued_on, expires_on FROM licences "
+            f"SELECT {', '.join(_PAGE_LICENCE_COLUMNS)} FROM licences "
             f"WHERE enterprise_id = {eid} ORDER BY expires_on", sql
         )
         matters = await fetch(
-            "SELECT source_system, external_id, title, state, progress, progress_label, due_on, "
-            "action_url, source_updated_at FROM matters "
-            f"WHERE enterprise_id = {eid} AND state IN ('submitted', 'in_review', "
-            "'needs_supplement') ORDER BY due_on, source_updated_at",
+            f"SELECT {', '.join(_PAGE_MATTER_COLUMNS)} FROM matters "
+            f"WHERE enterprise_id = {eid} AND {_PAGE_MATTER_STATES} "
+            "ORDER BY due_on, source_updated_at",
             sql,
         )
     enterprise["tags"] = [t["tag"] for t in tags]

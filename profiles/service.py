@@ -3,6 +3,7 @@ domain); cache invalidation and change events happen only after the commit."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ import orjson
 from tortoise.transactions import in_transaction
 
 from core import clock
+from core.db import pinned_connection
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.principals import Principal
 from profiles import repository
@@ -109,20 +111,30 @@ async def get_page(principal: Principal, uscc: str) -> CachedPage:
     lookup = cache.local_lookup(uscc, day=day, person_id=person_id)
     if lookup is None:
         lookup = await cache.lookup(uscc, day=day, person_id=person_id)
-    if person_id is not None and lookup.role_known:
-        if not lookup.role:
-            raise Forbidden("You are not a member of this enterprise.")
-    else:
-        role = await authorize_enterprise_read(principal, uscc)
-        if person_id is not None:
-            await cache.remember_role(person_id, uscc, role, started_at=lookup.sequence)
-    if lookup.page is not None:
-        return lookup.page
-    page = await build_page(uscc)
+    role_known = person_id is not None and lookup.role_known
+    if role_known and not lookup.role:
+        raise Forbidden("You are not a member of this enterprise.")
+    if role_known and lookup.page is not None:
+        return lookup.page  # the hot path: no database, no Redis write
+    # The membership check and the render share one connection (see profiles.page);
+    # admins and kiosk sessions are authorised from their token alone.
+    needs_database = lookup.page is None or person_id is not None
+    async with pinned_connection() if needs_database else contextlib.nullcontext():
+        learned: tuple[int, str | None] | None = None
+        if not role_known:
+            role = await authorize_enterprise_read(principal, uscc)
+            if person_id is not None:
+                learned = (person_id, role)
+        if lookup.page is not None:
+            if learned is not None:
+                await cache.remember_role(learned[0], uscc, learned[1],
+                                         started_at=lookup.sequence)
+            return lookup.page
+        page = await build_page(uscc)
     if page is None:
         raise NotFound(f"No enterprise {uscc} is registered.", field="uscc")
-    body = orjson.dumps(page)
-    return await cache.store(uscc, lookup=lookup, day=day, body=body)
+    return await cache.store(uscc, lookup=lookup, day=day, body=orjson.dumps(page),
+                             role=learned)
 
 
 def page_as_json(page: CachedPage) -> dict[str, Any]:

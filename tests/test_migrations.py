@@ -99,9 +99,11 @@ async def _inspect(database_url: str) -> dict[str, Any]:
 
 async def _tortoise_schema(database_url: str, settings: Settings) -> None:
     config = tortoise_config(settings)
-    config["connections"] = {"default": config["connections"]["default"].rsplit("/", 1)[0]
-                             + "/" + database_url.rsplit("/", 1)[1]
-                             if not database_url.startswith("sqlite") else database_url}
+    if database_url.startswith("sqlite"):
+        config["connections"] = {"default": database_url}
+    else:  # the configured server, another database on it
+        config["connections"]["default"]["credentials"]["database"] = \
+            database_url.rsplit("/", 1)[1]
     async with TortoiseContext() as ctx:
         await ctx.init(config=config)
         await ctx.generate_schemas(safe=False)
