@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections import deque
@@ -52,6 +53,10 @@ LOG_MAXLEN = 1000
 LOG_TTL_S = 24 * 3600
 ONCE_TTL_S = 3600
 _IN_CHUNK = 500
+# A notice that reached an enterprise while no process watched it is logged when watching
+# starts again; the margin covers clock skew between Redis's stream ids and ours.
+CATCH_UP_MARGIN_S = 5.0
+CATCH_UP_LIMIT = 100
 _FETCH_BATCH = 200
 
 
@@ -166,17 +171,12 @@ class _Watched:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-async def _notice_summary(notice_id: int) -> dict[str, Any] | None:
-    sql = new_sql()
-    rows = await conn().execute_query_dict(
-        "SELECT id, title, kind, priority, ack_required, status, published_at, expire_at "
-        f"FROM notices WHERE id = {sql.p(notice_id)}", sql.params)
-    if not rows or rows[0]["status"] != "published":
-        return None
-    row = rows[0]
-    expire_at = row["expire_at"]
-    if expire_at is not None and _as_utc(expire_at) <= clock.now():
-        return None
+_SUMMARY_COLUMNS = "n.id, n.title, n.kind, n.priority, n.ack_required, n.published_at"
+_VISIBLE = ("n.status = 'published' AND n.recalled_at IS NULL "
+            "AND (n.expire_at IS NULL OR n.expire_at > {now})")
+
+
+def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
     published_at = row["published_at"]
     return {
         "id": int(row["id"]), "title": row["title"], "kind": row["kind"],
@@ -186,9 +186,26 @@ async def _notice_summary(notice_id: int) -> dict[str, Any] | None:
     }
 
 
-def _as_utc(value: Any) -> Any:
-    import datetime as dt
+async def _notice_summary(notice_id: int) -> dict[str, Any] | None:
+    sql = new_sql()
+    rows = await conn().execute_query_dict(
+        f"SELECT {_SUMMARY_COLUMNS} FROM notices n WHERE n.id = {sql.p(notice_id)} "
+        f"AND {_VISIBLE.format(now=sql.p(clock.now()))}", sql.params)
+    return _summary(rows[0]) if rows else None
 
+
+async def _notices_reached_since(enterprise_id: int, since: dt.datetime) -> list[dict[str, Any]]:
+    """Visible notices that reached the enterprise at or after `since` (oldest first)."""
+    sql = new_sql()
+    rows = await conn().execute_query_dict(
+        f"SELECT {_SUMMARY_COLUMNS} FROM notice_recipients r JOIN notices n "
+        f"ON n.id = r.notice_id WHERE r.enterprise_id = {sql.p(enterprise_id)} "
+        f"AND r.matched_at >= {sql.p(since)} AND {_VISIBLE.format(now=sql.p(clock.now()))} "
+        f"ORDER BY r.matched_at, r.id LIMIT {CATCH_UP_LIMIT}", sql.params)
+    return [_summary(row) for row in rows]
+
+
+def _as_utc(value: Any) -> Any:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime) and value.tzinfo is None:
@@ -281,6 +298,9 @@ class StreamHub:
             watched.idle_since = None
             waiting.append(watched)
         for watched in created:
+            # Notices missed while unwatched go into the log BEFORE the position is taken:
+            # a resuming client replays them, a new client starts after them.
+            await self._catch_up(watched)
             # Position and stamps first, then subscribe, then catch up (on confirmation): no
             # event can fall between the log position and the subscription.
             watched.position = await log_tail(self.redis, watched.uscc)
@@ -294,6 +314,26 @@ class StreamHub:
                 await asyncio.wait_for(watched.subscribed.wait(), timeout=5)
             except TimeoutError:
                 log.warning("push.stream.subscribe_slow", extra={"uscc": watched.uscc})
+
+    async def _catch_up(self, watched: _Watched) -> None:
+        """Live fan-out logs a notice only for enterprises some process watches. One that
+        reached this enterprise while none did (its clients away past the grace period, or
+        their only process gone) is logged here, when watching starts again: everything since
+        the log's newest entry. The once-markers make it a no-op for notices already logged.
+        An empty log has nothing to resume from (a resuming client gets a resync)."""
+        tail = await log_tail(self.redis, watched.uscc)
+        if tail == "0-0":
+            return
+        newest = dt.datetime.fromtimestamp(stream_id_key(tail)[0] / 1000, dt.UTC)
+        since = newest - dt.timedelta(seconds=CATCH_UP_MARGIN_S)
+        logged = 0
+        for summary in await _notices_reached_since(watched.enterprise_id, since):
+            marker = f"entpage:once:notice:{summary['id']}:{watched.uscc}"
+            if await append_once(self.redis, marker, watched.uscc, "notice",
+                                 {**summary, "uscc": watched.uscc}):
+                logged += 1
+        if logged:
+            log.info("push.stream.caught_up", extra={"uscc": watched.uscc, "notices": logged})
 
     def detach(self, client: ClientQueue, usccs: Iterable[str]) -> None:
         now = time.monotonic()

@@ -438,3 +438,31 @@ async def test_events_cross_api_processes_within_a_second(
             logged = await get_redis().xrange(log_key(w.enterprises["南沙甲"]))
             assert [fields[b"type"] for _, fields in logged].count(b"notice") == 1
             await on_b.nothing_more(0.5)
+
+
+async def test_a_notice_published_while_no_process_watched_is_replayed_on_resume(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The client's only API process goes away; a notice is published meanwhile (nobody
+    watches the enterprise, so nobody logs it live). Resuming on a new process replays it."""
+    if settings.is_embedded_redis:
+        pytest.skip(
+            "needs a real Redis that outlives the API process (set ENTPAGE_TEST_REDIS_URL);"
+            " the embedded store lives and dies with its process"
+        )
+    w = await make_world(client)
+    with api_processes(settings, 1) as [first_process]:
+        async with sse(first_process, w.staff["南沙甲"]) as first:
+            await publish(w, "停机前的通知")
+            assert (await first.next(within=1.0)).data["title"] == "停机前的通知"
+            cursor = first.last_id
+    assert cursor
+    await publish(w, "停机期间的通知")
+    with api_processes(settings, 1) as [second_process]:
+        async with sse(second_process, w.staff["南沙甲"], last_event_id=cursor) as again:
+            missed = await again.next(within=2.0)
+            assert (missed.event, missed.data["title"]) == ("notice", "停机期间的通知")
+            await again.nothing_more(0.5)
+        # A client without a cursor starts after the caught-up entry: nothing old is new.
+        async with sse(second_process, w.staff["南沙甲"]) as fresh:
+            await fresh.nothing_more(0.5)
