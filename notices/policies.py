@@ -44,17 +44,18 @@ from notices.service import (
     Publisher,
     RecipientListener,
     RecipientScope,
+    RematchKind,
     audience_rule,
     audit,
     audit_refusal,
     can_manage,
-    changed_enterprise_ids,
     check_jurisdiction,
     facts_from_page_row,
     fire_listeners,
     iso,
     jurisdiction_rule,
     load_publisher,
+    rematch,
     run_idempotent,
 )
 from notices.targeting import parse_rule
@@ -64,9 +65,10 @@ from profiles.repository import EnterpriseChange
 log = logging.getLogger(__name__)
 
 PAGE_ITEMS = 20
-REMATCH_ACTOR = "system:rematch"
 
 _matched_listeners: list[RecipientListener] = []
+_POLICY_REMATCH = RematchKind("policy", "policy_matches", "policy_id", repo.rematch,
+                              _matched_listeners)
 
 
 def on_policy_matched(listener: RecipientListener) -> None:
@@ -378,39 +380,7 @@ async def page_section(enterprise: Mapping[str, Any]) -> tuple[dict[str, Any], d
 
 
 async def rematch_policies(changes: Sequence[EnterpriseChange]) -> int:
-    """Profile-change listener: enterprises whose relevant fields changed get the open (or
-    upcoming) published policies they now qualify for, inserted set-based exactly once."""
-    now = clock.now()
-    added = 0
-    affected: set[int] = set()
-    for policy in await repo.rematchable(clock.today_shanghai()):
-        rule = parse_rule(notices_repository.as_json(policy.rule))
-        jurisdiction = jurisdiction_rule(notices_repository.as_json(policy.jurisdiction))
-        ids = changed_enterprise_ids(changes, rule, jurisdiction)
-        if not ids:
-            continue
-        try:
-            async with in_transaction():
-                batch = uuid.uuid4().hex
-                inserted = await repo.rematch(policy.id, audience_rule(rule, jurisdiction), ids,
-                                              batch=batch, now=now)
-                if inserted:
-                    scope = RecipientScope("policy_matches", "policy_id", policy.id, batch,
-                                           "rematch", now, len(inserted), tuple(inserted))
-                    await fire_listeners(_matched_listeners, policy.id, scope)
-                    await audit(None, action="policy.rematched", object_type="policy",
-                                object_id=policy.id,
-                                summary={"added": len(inserted), "batch": batch,
-                                         "enterprise_ids": inserted[:100]},
-                                department=policy.department, system_actor=REMATCH_ACTOR)
-        except Exception:
-            log.exception("notices.policy.rematch_failed", extra={"policy_id": policy.id})
-            continue
-        added += len(inserted)
-        affected.update(inserted)
-    if affected:
-        by_id = {c.enterprise_id: c.uscc for c in changes}
-        await get_page_cache().invalidate(*(by_id[i] for i in affected if i in by_id))
-        log.info("notices.policy.rematched", extra={"added": added,
-                                                    "enterprises": len(affected)})
-    return added
+    """Enterprises whose relevant fields changed get the open (or upcoming) published policies
+    they now qualify for, inserted set-based exactly once (see `notices.service.rematch`)."""
+    return await rematch(changes, await repo.rematchable(clock.today_shanghai()),
+                         _POLICY_REMATCH)

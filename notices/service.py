@@ -43,7 +43,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from tortoise.transactions import in_transaction
 
@@ -1173,47 +1173,88 @@ def changed_enterprise_ids(changes: Sequence[EnterpriseChange], rule: Rule,
     return [c.enterprise_id for c in changes if c.created or c.changed_fields & fields]
 
 
-async def rematch_standing_notices(changes: Sequence[EnterpriseChange]) -> int:
-    """Profile-change listener: standing notices reach enterprises that now qualify, set-based
-    (INSERT … SELECT … WHERE NOT EXISTS), recorded as matched_via='rematch'; the published
-    listeners run in the same transaction so deliveries follow. Returns rows added."""
+class Rematchable(Protocol):
+    """A standing notice or an open policy (both models have these)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def rule(self) -> Any: ...
+    @property
+    def jurisdiction(self) -> Any: ...
+    @property
+    def department(self) -> str | None: ...
+
+
+class AddQualifiers(Protocol):
+    async def __call__(self, owner_id: int, audience: Rule, enterprise_ids: Sequence[int], /, *,
+                       batch: str, now: dt.datetime) -> list[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RematchKind:
+    object_type: str  # "notice" | "policy": audit object type and log field
+    table: Literal["notice_recipients", "policy_matches"]  # for the listeners' RecipientScope
+    owner_column: Literal["notice_id", "policy_id"]
+    add_qualifiers: AddQualifiers  # INSERT … SELECT … WHERE NOT EXISTS, returns enterprise ids
+    listeners: Sequence[RecipientListener]
+
+
+async def rematch(changes: Sequence[EnterpriseChange], candidates: Sequence[Rematchable],
+                  kind: RematchKind) -> int:
+    """Profile-change listener body, for standing notices and open policies alike: enterprises
+    whose relevant fields changed and now qualify are added set-based, recorded as
+    matched_via='rematch', audited, and the listeners run in the same transaction so
+    deliveries follow. Returns rows added."""
     now = clock.now()
     added = 0
     affected: set[int] = set()
-    for notice in await repository.standing_notices(now):
-        if notice.rule is None:
+    for candidate in candidates:
+        if candidate.rule is None:
             continue
-        rule = parse_rule(repository.as_json(notice.rule))
-        jurisdiction = jurisdiction_rule(repository.as_json(notice.jurisdiction))
+        rule = parse_rule(repository.as_json(candidate.rule))
+        jurisdiction = jurisdiction_rule(repository.as_json(candidate.jurisdiction))
         ids = changed_enterprise_ids(changes, rule, jurisdiction)
         if not ids:
             continue
         try:
             async with in_transaction():
                 batch = uuid.uuid4().hex
-                inserted = await repository.rematch_recipients(
-                    notice.id, audience_rule(rule, jurisdiction), ids, batch=batch, now=now)
+                inserted = await kind.add_qualifiers(
+                    candidate.id, audience_rule(rule, jurisdiction), ids, batch=batch, now=now)
                 if inserted:
-                    scope = RecipientScope("notice_recipients", "notice_id", notice.id, batch,
+                    scope = RecipientScope(kind.table, kind.owner_column, candidate.id, batch,
                                            "rematch", now, len(inserted), tuple(inserted))
-                    await fire_listeners(_published_listeners, notice.id, scope)
-                    await audit(None, action="notice.rematched", object_type="notice",
-                                object_id=notice.id,
+                    await fire_listeners(kind.listeners, candidate.id, scope)
+                    await audit(None, action=f"{kind.object_type}.rematched",
+                                object_type=kind.object_type, object_id=candidate.id,
                                 summary={"added": len(inserted), "batch": batch,
                                          "enterprise_ids": inserted[:100]},
-                                department=notice.department, system_actor=REMATCH_ACTOR)
+                                department=candidate.department, system_actor=REMATCH_ACTOR)
         except Exception:
             # The profile change is committed already; failing it would not bring the match
             # back. Log loudly so an operator can re-run matching.
-            log.exception("notices.rematch.failed", extra={"notice_id": notice.id})
+            log.exception("notices.rematch.failed", extra={
+                "object_type": kind.object_type, "object_id": candidate.id})
             continue
         added += len(inserted)
         affected.update(inserted)
     if affected:
         by_id = {c.enterprise_id: c.uscc for c in changes}
         await get_page_cache().invalidate(*(by_id[i] for i in affected if i in by_id))
-        log.info("notices.rematched", extra={"added": added, "enterprises": len(affected)})
+        log.info("notices.rematched", extra={"object_type": kind.object_type, "added": added,
+                                             "enterprises": len(affected)})
     return added
+
+
+_NOTICE_REMATCH = RematchKind("notice", "notice_recipients", "notice_id",
+                              repository.rematch_recipients, _published_listeners)
+
+
+async def rematch_standing_notices(changes: Sequence[EnterpriseChange]) -> int:
+    """Standing notices reach enterprises that now qualify (see `rematch`)."""
+    return await rematch(changes, await repository.standing_notices(clock.now()),
+                         _NOTICE_REMATCH)
 
 
 # -------------------------------------------------------------------------- publishers
