@@ -12,7 +12,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from push.fakes.http_server import FakeReply, json_reply
+from push.fakes.http_server import FakeApp, FakeReply, json_reply, run_forever
 
 
 @dataclass(slots=True)
@@ -142,3 +142,24 @@ def config_as_json(config: Any) -> dict[str, Any]:
 
 def config_reply(config: Any) -> FakeReply:
     return json_reply(200, config_as_json(config))
+
+
+class BuildFake(typing.Protocol):
+    def __call__(self, config: Any, /, *, keep_messages: int, seed: int | None) -> FakeApp: ...
+
+
+def run_fake_cli(argv: list[str] | None, *, prog: str, description: str | None, name: str,
+                 default_port: int, config_cls: type[Any], build: BuildFake) -> None:
+    """`python -m push.fakes.<provider>`: listen options, every fault knob of `config_cls` as a
+    flag, then serve until interrupted (first output line: where it listens)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--keep-messages", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=None)
+    add_config_arguments(parser, config_cls)
+    args = parser.parse_args(argv)
+    fake = build(config_from_arguments(config_cls, args), keep_messages=args.keep_messages,
+                 seed=args.seed)
+    run_forever(fake, host=args.host, port=args.port, name=name)

@@ -11,7 +11,6 @@ other token is accepted.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import copy
@@ -28,14 +27,13 @@ import orjson
 
 from push.fakes.config import (
     CommonFaults,
-    add_config_arguments,
-    config_from_arguments,
     pick_fault,
     restore_config,
+    run_fake_cli,
     server_retry_after,
 )
 from push.fakes.control import CONTROL_PREFIX, handle_control
-from push.fakes.http_server import FakeReply, FakeRequest, json_reply, run_forever, serving
+from push.fakes.http_server import FakeReply, FakeRequest, json_reply, serving
 from push.fakes.recorder import Recorder
 
 MAX_PAYLOAD_BYTES = 4096
@@ -328,22 +326,8 @@ async def running_fake_fcm(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m push.fakes.fcm",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9101)
-    parser.add_argument("--keep-messages", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=None)
-    add_config_arguments(parser, FakeFcmConfig)
-    args = parser.parse_args(argv)
-    fake = FakeFcm(
-        config_from_arguments(FakeFcmConfig, args), keep_messages=args.keep_messages, seed=args.seed
-    )
-    run_forever(fake, host=args.host, port=args.port, name="fake FCM")
-
+    run_fake_cli(argv, prog="python -m push.fakes.fcm", description=__doc__, name="fake FCM",
+                 default_port=9101, config_cls=FakeFcmConfig, build=FakeFcm)
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,6 @@ any other code logs in with a deterministic openid (`o` + hash of appid and code
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 import hashlib
@@ -26,14 +25,13 @@ import orjson
 
 from push.fakes.config import (
     CommonFaults,
-    add_config_arguments,
-    config_from_arguments,
     pick_fault,
     restore_config,
+    run_fake_cli,
     server_retry_after,
 )
 from push.fakes.control import CONTROL_PREFIX, handle_control
-from push.fakes.http_server import FakeReply, FakeRequest, json_reply, run_forever, serving
+from push.fakes.http_server import FakeReply, FakeRequest, json_reply, serving
 from push.fakes.recorder import Recorder
 
 THING_MAX_CHARS = 20
@@ -309,24 +307,8 @@ async def running_fake_wechat(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m push.fakes.wechat",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9102)
-    parser.add_argument("--keep-messages", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=None)
-    add_config_arguments(parser, FakeWeChatConfig)
-    args = parser.parse_args(argv)
-    fake = FakeWeChat(
-        config_from_arguments(FakeWeChatConfig, args),
-        keep_messages=args.keep_messages,
-        seed=args.seed,
-    )
-    run_forever(fake, host=args.host, port=args.port, name="fake WeChat")
-
+    run_fake_cli(argv, prog="python -m push.fakes.wechat", description=__doc__, name="fake WeChat",
+                 default_port=9102, config_cls=FakeWeChatConfig, build=FakeWeChat)
 
 if __name__ == "__main__":
     main()
