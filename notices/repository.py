@@ -502,3 +502,11 @@ async def idempotency_entry(scope: str, key: str) -> IdempotencyKey | None:
 
 async def store_idempotent_response(scope: str, key: str, response: dict[str, Any]) -> None:
     await IdempotencyKey.filter(scope=scope, key=key).update(response=response)
+
+
+async def delete_idempotency_keys(*, created_before: dt.datetime) -> int:
+    sql = new_sql()
+    rows = await conn().execute_query_dict(
+        f"DELETE FROM idempotency_keys WHERE created_at < {sql.p(created_before)} RETURNING id",
+        sql.params)
+    return len(rows)

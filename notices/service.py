@@ -384,6 +384,20 @@ async def run_idempotent(*, scope: str, key: str | None, payload: Any,
                    field="Idempotency-Key")
 
 
+# A retry is a retry within a day; after that a key may be used again (as Stripe and the
+# IETF Idempotency-Key draft suggest). `expire_idempotency_keys` runs in the worker.
+IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
+
+
+async def expire_idempotency_keys() -> int:
+    """Forget Idempotency-Keys older than IDEMPOTENCY_RETENTION; returns how many."""
+    deleted = await repository.delete_idempotency_keys(
+        created_before=clock.now() - IDEMPOTENCY_RETENTION)
+    if deleted:
+        log.info("notices.idempotency.expired", extra={"keys": deleted})
+    return deleted
+
+
 # ------------------------------------------------------------------------------- views
 
 

@@ -14,7 +14,8 @@ Inside one worker:
 - a heartbeat extends the leases of rows still in hand; expired leases of dead workers are
   released as pending + possibly_duplicate;
 - housekeeping relays outbox events to Redis, publishes due scheduled notices
-  (`notices.service.publish_due`) and runs the reminder scheduler.
+  (`notices.service.publish_due`), runs the reminder scheduler and forgets Idempotency-Keys
+  older than a day.
 Redis only wakes the claimer early (`entpage:push:wake`); PostgreSQL is polled regardless, so
 a flushed or restarted Redis loses nothing.
 """
@@ -55,6 +56,8 @@ from push.repository import Outcome
 from push.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+IDEMPOTENCY_SWEEP_S = 3600.0
 
 
 @dataclass(slots=True)
@@ -316,7 +319,8 @@ class _Worker:
         ]
         if self.run_scheduler:
             jobs += [("publish_due", self.scheduler_interval_s, self._publish_due),
-                     ("reminders", self.reminder_interval_s, self._reminders)]
+                     ("reminders", self.reminder_interval_s, self._reminders),
+                     ("idempotency_expiry", IDEMPOTENCY_SWEEP_S, self._expire_idempotency)]
         tick = min(interval for _, interval, _ in jobs)
         while not done.is_set():
             for name, interval, run in jobs:
@@ -348,6 +352,11 @@ class _Worker:
 
         if await publish_due():
             self.wake.set()
+
+    async def _expire_idempotency(self) -> None:
+        from notices.service import expire_idempotency_keys
+
+        await expire_idempotency_keys()
 
     async def _reminders(self) -> None:
         from push.reminders import schedule_reminders

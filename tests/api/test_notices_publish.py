@@ -123,6 +123,24 @@ async def test_create_is_idempotent_with_key(client: httpx.AsyncClient) -> None:
     assert reused.status_code == 422 and reused.json()["field"] == "Idempotency-Key"
 
 
+async def test_idempotency_keys_are_kept_a_day_then_forgotten(client: httpx.AsyncClient) -> None:
+    w = await make_world(client, enterprises=False)
+    body = {"kind": "notice", "title": "通知", "body": "正文", "rule": RULE_NANSHA}
+    headers = {**w.h(w.publisher), "Idempotency-Key": "create-daily"}
+    start = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
+    clock.freeze(start)
+    first = await client.post("/v1/notices", json=body, headers=headers)
+    clock.freeze(start + dt.timedelta(hours=23, minutes=59))
+    assert await service.expire_idempotency_keys() == 0
+    retried = await client.post("/v1/notices", json=body, headers=headers)
+    assert retried.json()["id"] == first.json()["id"]  # still a retry: the same notice
+    clock.freeze(start + dt.timedelta(hours=24, seconds=1))
+    assert await service.expire_idempotency_keys() == 1
+    later = await client.post("/v1/notices", json=body, headers=headers)
+    assert later.status_code == 201 and later.json()["id"] != first.json()["id"]
+    assert await Notice.all().count() == 2
+
+
 async def test_scheduled_notice_is_published_when_due(client: httpx.AsyncClient) -> None:
     w = await make_world(client)
     start = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
