@@ -53,6 +53,23 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def named_processes_cpu_seconds(name: str) -> float:
+    """utime + stime of every process whose command is `name` (e.g. all PostgreSQL backends),
+    so a benchmark can say what the database spent per request. Processes that end between two
+    readings drop out; take the readings around a steady load."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm = text[text.find("(") + 1:text.rfind(")")]
+        if comm == name:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 @dataclass
 class Server:
     port: int
@@ -103,6 +120,7 @@ class LoadResult:
     requests: int
     non_2xx: int
     server_cpu_us: float = 0.0  # server CPU per request: what one dedicated core could serve
+    database_cpu_us: float = 0.0  # PostgreSQL's CPU per request (all backends)
 
     @property
     def one_core_capacity(self) -> float:
@@ -125,8 +143,10 @@ def run_wrk(label: str, url: str, *, script: Path | None = None, connections: in
     if script:
         command += ["-s", str(script)]
     cpu_before = server.cpu() if server else 0.0
+    database_before = named_processes_cpu_seconds("postgres")
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     cpu_used = server.cpu() - cpu_before if server else 0.0
+    database_used = named_processes_cpu_seconds("postgres") - database_before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -134,7 +154,8 @@ def run_wrk(label: str, url: str, *, script: Path | None = None, connections: in
     non2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return LoadResult(label, rps, p50, p99, total,
                       int(non2xx_match.group(1)) if non2xx_match else 0,
-                      cpu_used * 1e6 / total if total else 0.0)
+                      cpu_used * 1e6 / total if total else 0.0,
+                      database_used * 1e6 / total if total else 0.0)
 
 
 def _share(value: float, base: float) -> float:
@@ -143,10 +164,11 @@ def _share(value: float, base: float) -> float:
 
 def print_table(rows: list[LoadResult], baseline: LoadResult) -> None:
     print(f"{'scenario':<32} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'vs base':>8} "
-          f"{'cpu µs/req':>10} {'1-core req/s':>12} {'vs base':>8} {'errors':>6}")
+          f"{'cpu µs/req':>10} {'1-core req/s':>12} {'vs base':>8} {'db µs/req':>9} "
+          f"{'errors':>6}")
     for r in rows:
         print(f"{r.label:<32} {r.requests_per_s:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>8.2f} "
               f"{r.requests_per_s / baseline.requests_per_s:>8.0%} {r.server_cpu_us:>10.0f} "
               f"{r.one_core_capacity:>12.0f} "
               f"{_share(r.one_core_capacity, baseline.one_core_capacity):>8.0%} "
-              f"{r.non_2xx:>6}")
+              f"{r.database_cpu_us:>9.0f} {r.non_2xx:>6}")
