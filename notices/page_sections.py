@@ -9,10 +9,12 @@ would not find enterprises that qualify later.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from notices import policies, service
+from profiles import repository as profiles_repository
 from profiles.page import register_section
 from profiles.repository import EnterpriseChange
 from profiles.service import on_profiles_changed
@@ -32,6 +34,19 @@ async def rematch(changes: Sequence[EnterpriseChange]) -> None:
     """Standing notices and open policies find the enterprises that newly qualify."""
     await service.rematch_standing_notices(changes)
     await policies.rematch_policies(changes)
+
+
+async def rematch_changed_since(since: dt.datetime) -> int:
+    """The repair sweep (run by the worker): matching again for every enterprise written since
+    `since`. Re-matching is idempotent (only enterprises that qualify and were not reached are
+    added), so this finds exactly what a failed or never-run profile-change listener missed:
+    the listener runs after the profile's commit, and a crash or an error there is otherwise
+    only logged. Returns rows added."""
+    changes = await profiles_repository.changed_since(since)
+    if not changes:
+        return 0
+    return (await service.rematch_standing_notices(changes)
+            + await policies.rematch_policies(changes))
 
 
 def install() -> None:

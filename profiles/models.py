@@ -48,6 +48,7 @@ class Enterprise(Model):
 
     class Meta:
         table = "enterprises"
+        indexes = (("updated_at",),)  # the worker's re-match sweep (notices.page_sections)
 
 
 class EnterpriseTag(Model):

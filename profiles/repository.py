@@ -230,6 +230,16 @@ async def enterprise_ids_for_matter(source_system: str, external_id: str) -> lis
     return [int(r["enterprise_id"]) for r in rows]
 
 
+async def changed_since(since: dt.datetime) -> list[EnterpriseChange]:
+    """Every enterprise written at or after `since`, as a change of every field (which fields
+    changed is not recorded; re-matching treats them all as possibly relevant)."""
+    sql = new_sql()
+    rows = await conn().execute_query_dict(
+        f"SELECT id, uscc FROM enterprises WHERE updated_at >= {sql.p(since)} ORDER BY id",
+        sql.params)
+    return [EnterpriseChange(str(r["uscc"]), int(r["id"]), True, frozenset()) for r in rows]
+
+
 async def uscc_by_id(enterprise_id: int) -> str | None:
     sql = new_sql()
     rows = await conn().execute_query_dict(

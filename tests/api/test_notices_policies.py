@@ -195,3 +195,41 @@ async def test_new_enterprise_finds_standing_notice(client: httpx.AsyncClient) -
     # Outside the publisher's jurisdiction a new enterprise is never matched.
     await w.enterprise("横琴新", zone="hengqin", region_code="440404", tags=[])
     assert (await w.page("横琴新"))["notices"]["items"] == []
+
+
+async def test_the_worker_sweep_repairs_a_rematch_that_never_ran(
+        client: httpx.AsyncClient) -> None:
+    """A profile change commits and its process dies before the re-match listener runs (here:
+    the repository write alone, in its transaction, without the service's notification). The
+    worker's sweep finds what was missed, exactly once."""
+    from tortoise.transactions import in_transaction
+
+    from notices.page_sections import rematch_changed_since
+    from profiles import repository as profiles_repository
+    from profiles.schemas import parse_enterprise
+    from tests import factories as f
+
+    w = await make_world(client)
+    start = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
+    clock.freeze(start)
+    policy = await publish_policy(w, (await create_policy(w))["id"])
+    standing = await w.published(title="高企专项通知", standing=True,
+                                 rule={"all": [RULE_NANSHA, RULE_HIGH_TECH]})
+    uscc = w.enterprises["南沙乙"]
+    clock.freeze(start + dt.timedelta(minutes=5))
+    changed = parse_enterprise(uscc, f.enterprise_body(
+        name="南沙乙有限公司", zone="nansha", industry_code="F5191", tags=["高新技术企业"]),
+        allow_legacy=False)
+    async with in_transaction():
+        await profiles_repository.upsert_enterprises([changed], source_system="test")
+    assert await PolicyMatch.filter(policy_id=policy["id"], matched_via="rematch").count() == 0
+
+    clock.freeze(start + dt.timedelta(minutes=6))
+    assert await rematch_changed_since(start + dt.timedelta(minutes=4)) == 2
+    page = await w.page("南沙乙")
+    assert [i["id"] for i in page["policies"]["items"]] == [policy["id"]]
+    assert [i["id"] for i in page["notices"]["items"]] == [standing["id"]]
+    # Idempotent: the next sweep over the same window adds nothing.
+    assert await rematch_changed_since(start + dt.timedelta(minutes=4)) == 0
+    # Enterprises written before the window are not looked at.
+    assert await rematch_changed_since(start + dt.timedelta(minutes=5, seconds=1)) == 0
