@@ -9,6 +9,7 @@ Screenshots go to $ENTPAGE_TEST_ARTIFACTS/console/ (default test-artifacts/conso
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from core.clock import SHANGHAI
 from tests.browser.console_fixtures import (
@@ -349,4 +351,43 @@ def test_console_schedule_language_switch_and_recall(page: Any, console_server: 
     page.get_by_test_id("dialog-confirm").click()
     page.locator("tbody tr", has_text=title).locator(".status-recalled").wait_for()
     page.screenshot(path=str(console_artifacts / "notices-list.png"), full_page=True)
+    assert not page.problems, page.problems
+
+
+def test_console_never_shows_an_older_rules_audience_as_current(
+        page: Any, console_server: ConsoleServer) -> None:
+    """The publisher changes the rule while the preview of the previous rule is still in flight;
+    that late answer must never appear as the current audience (it did when it arrived before
+    the debounced request for the new rule went out, or when the rule went back to the one on
+    screen)."""
+    login(page, console_server)
+    everyone = audience_settled(page)  # the jurisdiction, no other condition
+    held: list[Any] = []
+
+    def hold_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)  # answered later, by hand
+
+    page.route("**/v1/audiences/preview", hold_first)
+    page.get_by_label("小型").check()  # rule A: small enterprises; its preview is held
+    page.wait_for_function("() => document.querySelector('.audience').hasAttribute('aria-busy')")
+    answer_for_a = held[0].fetch()  # the server's real answer, kept from the page for now
+    assert answer_for_a.json()["enterprises"] != everyone
+    # Every audience figure shown as current (not stale) from here on.
+    page.evaluate("""() => {
+        window.shownAsCurrent = [];
+        const panel = document.querySelector('.audience');
+        const figure = document.querySelector('[data-testid=audience-enterprises]');
+        new MutationObserver(() => {
+            if (!panel.classList.contains('stale')) window.shownAsCurrent.push(figure.textContent);
+        }).observe(panel, {attributes: true, childList: true, subtree: true, characterData: true});
+    }""")
+    page.get_by_label("小型").uncheck()  # back to the rule on screen, while A's answer is out
+    with contextlib.suppress(PlaywrightError):  # the page may rightly have abandoned it
+        held[0].fulfill(response=answer_for_a)
+    page.wait_for_timeout(300)  # past the preview debounce: any late answer has landed
+    assert audience_settled(page) == everyone
+    assert {_number(text) for text in page.evaluate("window.shownAsCurrent")} <= {everyone}
     assert not page.problems, page.problems

@@ -43,6 +43,10 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
   let rawRule = null; // a loaded rule the pickers cannot express, kept until a picker changes
   let sources = [];
   let lastRuleJson = null;
+  // The rule the publisher last produced: an answer for any other rule is out of date, even
+  // when it arrives before the debounced request for the new rule has been sent.
+  let wantedRuleJson = null;
+  let lastResult = null; // the answer on screen, for lastRuleJson
   let previewController = null;
   let bodyController = null;
   let bodyHtml = '';
@@ -340,11 +344,19 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
     if (built.local.length) {
       for (const problem of built.local) showPickerError(problem.picker, t(problem.reason));
       setAudienceStale(t('请先修正标红的条件'));
+      wantedRuleJson = null;
       previewRule.cancel();
       return;
     }
     const json = JSON.stringify(built.rule);
-    if (json === lastRuleJson) return;
+    wantedRuleJson = json;
+    if (json === lastRuleJson) {
+      // Back to the rule on screen: its answer still holds; drop requests for other rules.
+      previewRule.cancel();
+      if (previewController) previewController.abort();
+      if (lastResult) showAudience(lastResult);
+      return;
+    }
     setAudienceStale(t('计算中…'));
     previewRule(built.rule, json);
   }
@@ -356,12 +368,14 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
     audience.setAttribute('aria-busy', 'true');
     try {
       const result = await post('/v1/audiences/preview', { rule }, { signal: controller.signal });
-      if (controller.signal.aborted) return;
+      if (controller.signal.aborted || json !== wantedRuleJson) return;
       lastRuleJson = json;
+      lastResult = result;
       showAudience(result);
     } catch (error) {
-      if (error.name === 'AbortError' || controller.signal.aborted) return;
+      if (error.name === 'AbortError' || controller.signal.aborted || json !== wantedRuleJson) return;
       lastRuleJson = null;
+      lastResult = null;
       showRuleProblem(error, 'rule');
     } finally {
       if (previewController === controller) {
