@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -161,9 +161,9 @@ async def pinned_connection() -> AsyncIterator[None]:
     """Every query of the block — whichever repository issues it through `conn()` — runs on one
     pooled PostgreSQL connection, outside any transaction (each statement commits on its own).
 
-    For read paths of many small queries across domains (the enterprise page): pinning with
+    For read paths of several queries across domains (the enterprise page): pinning with
     `in_transaction()` costs BEGIN and COMMIT round trips, and a separate pool acquire per
-    query costs asyncpg a reset round trip on each release. Nothing is written here, and READ
+    query costs a pool round trip each. Nothing is written here, and READ
     COMMITTED gives no cross-statement snapshot anyway, so the transaction bought nothing.
     Inside a transaction or a pinned block, and on SQLite (one connection), it does nothing.
     """
@@ -190,24 +190,3 @@ async def pinned_connection() -> AsyncIterator[None]:
     finally:
         get_connections().reset(token)
         await pool.release(pinned._connection)
-
-
-@contextlib.asynccontextmanager
-async def read_connection() -> AsyncIterator[Callable[[str, Sql], Awaitable[list[dict[str, Any]]]]]:
-    """Yields `fetch(text, sql)`; on PostgreSQL all fetches share one pooled connection.
-
-    Tortoise acquires a pool connection per query and asyncpg resets a connection on release
-    (one more round trip), so a hot read path with several queries pays that once, here.
-    """
-    client = conn()
-    if client.capabilities.dialect != "postgres" or getattr(client, "_connection", None):
-        async def fetch_via_client(text: str, sql: Sql) -> list[dict[str, Any]]:
-            return await client.execute_query_dict(text, sql.params)
-
-        yield fetch_via_client
-        return
-    async with client.acquire_connection() as connection:
-        async def fetch(text: str, sql: Sql) -> list[dict[str, Any]]:
-            return [dict(r) for r in await connection.fetch(text, *sql.params)]
-
-        yield fetch

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from core import clock
-from core.db import conn, is_postgres, new_sql, read_connection
+from core.db import conn, is_postgres, new_sql
 from profiles.schemas import EnterpriseInput, LicenceInput, MatterInput
 
 PROFILE_COLUMNS = (
@@ -299,7 +299,8 @@ _PAGE_ROW_POSTGRES = (
 
 async def page_rows(uscc: str) -> dict[str, Any] | None:
     """Everything the profile part of the page needs: one statement on PostgreSQL, four
-    indexed queries on one connection on SQLite (in process: no round trips to save).
+    indexed queries on SQLite (in process: no round trips to save). Callers pin the
+    connection (`core.db.pinned_connection`, as `profiles.page.build_page` does).
     Dates inside the JSON arrays arrive as ISO strings, as they do from SQLite."""
     if is_postgres():
         rows = await conn().execute_query_dict(_PAGE_ROW_POSTGRES, [uscc])
@@ -310,28 +311,29 @@ async def page_rows(uscc: str) -> dict[str, Any] | None:
         enterprise["licences"] = orjson.loads(enterprise.pop("licences_json") or "[]")
         enterprise["matters"] = orjson.loads(enterprise.pop("matters_json") or "[]")
         return enterprise
-    async with read_connection() as fetch:
-        sql = new_sql()
-        rows = await fetch(
-            f"SELECT {_PAGE_ENTERPRISE_COLUMNS} FROM enterprises WHERE uscc = {sql.p(uscc)}", sql)
-        if not rows:
-            return None
-        enterprise = dict(rows[0])
-        sql = new_sql()
-        eid = sql.p(enterprise["id"])
-        tags = await fetch(
-            f"SELECT tag FROM enterprise_tags WHERE enterprise_id = {eid} ORDER BY tag", sql
-        )
-        licences = await fetch(
-            f"SELECT {', '.join(_PAGE_LICENCE_COLUMNS)} FROM licences "
-            f"WHERE enterprise_id = {eid} ORDER BY expires_on", sql
-        )
-        matters = await fetch(
-            f"SELECT {', '.join(_PAGE_MATTER_COLUMNS)} FROM matters "
-            f"WHERE enterprise_id = {eid} AND {_PAGE_MATTER_STATES} "
-            "ORDER BY due_on, source_updated_at",
-            sql,
-        )
+    fetch = conn().execute_query_dict
+    sql = new_sql()
+    rows = await fetch(
+        f"SELECT {_PAGE_ENTERPRISE_COLUMNS} FROM enterprises WHERE uscc = {sql.p(uscc)}",
+        sql.params)
+    if not rows:
+        return None
+    enterprise = dict(rows[0])
+    sql = new_sql()
+    eid = sql.p(enterprise["id"])
+    tags = await fetch(
+        f"SELECT tag FROM enterprise_tags WHERE enterprise_id = {eid} ORDER BY tag", sql.params
+    )
+    licences = await fetch(
+        f"SELECT {', '.join(_PAGE_LICENCE_COLUMNS)} FROM licences "
+        f"WHERE enterprise_id = {eid} ORDER BY expires_on", sql.params
+    )
+    matters = await fetch(
+        f"SELECT {', '.join(_PAGE_MATTER_COLUMNS)} FROM matters "
+        f"WHERE enterprise_id = {eid} AND {_PAGE_MATTER_STATES} "
+        "ORDER BY due_on, source_updated_at",
+        sql.params,
+    )
     enterprise["tags"] = [t["tag"] for t in tags]
     enterprise["licences"] = licences
     enterprise["matters"] = matters
