@@ -361,6 +361,42 @@ async def unread_count(enterprise_id: int, now: dt.datetime) -> int:
     return int(rows[0]["n"])
 
 
+async def recipients_among(notice_id: int, enterprise_ids: Sequence[int], *,
+                           batch: str | None) -> list[int]:
+    """Which of these enterprises received the notice (in this match batch, when given: a
+    re-match of a standing notice announces only the enterprises it added)."""
+    sql = new_sql()
+    text = (f"SELECT enterprise_id FROM notice_recipients WHERE notice_id = {sql.p(notice_id)} "
+            f"AND {id_list(sql, 'enterprise_id', enterprise_ids)}")
+    if batch is not None:
+        text += f" AND match_batch = {sql.p(batch)}"
+    rows = await conn().execute_query_dict(text, sql.params)
+    return [int(r["enterprise_id"]) for r in rows]
+
+
+_ANNOUNCED_COLUMNS = "n.id, n.title, n.kind, n.priority, n.ack_required, n.published_at"
+
+
+async def announced_notice(notice_id: int, now: dt.datetime) -> dict[str, Any] | None:
+    """What the live stream announces of a notice, if it is visible now."""
+    sql = new_sql()
+    rows = await conn().execute_query_dict(
+        f"SELECT {_ANNOUNCED_COLUMNS} FROM notices n WHERE n.id = {sql.p(notice_id)} "
+        f"AND {VISIBLE.format(now=sql.p(now))}", sql.params)
+    return dict(rows[0]) if rows else None
+
+
+async def announced_reaching_since(enterprise_id: int, since: dt.datetime, now: dt.datetime,
+                                   *, limit: int) -> list[dict[str, Any]]:
+    """Visible notices that reached the enterprise at or after `since`, oldest first."""
+    sql = new_sql()
+    return await conn().execute_query_dict(
+        f"SELECT {_ANNOUNCED_COLUMNS} FROM notice_recipients r JOIN notices n "
+        f"ON n.id = r.notice_id WHERE r.enterprise_id = {sql.p(enterprise_id)} "
+        f"AND r.matched_at >= {sql.p(since)} AND {VISIBLE.format(now=sql.p(now))} "
+        f"ORDER BY r.matched_at, r.id LIMIT {sql.p(limit)}", sql.params)
+
+
 async def visible_recipient(enterprise_id: int, notice_id: int,
                             now: dt.datetime) -> dict[str, Any] | None:
     sql = new_sql()

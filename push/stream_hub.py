@@ -39,7 +39,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from core import clock
-from core.db import conn, new_sql
+from notices import repository as notices_repository
 from profiles.page import build_page
 from profiles.page_cache import CHANNEL as PAGE_CHANNEL
 from profiles.page_cache import GLOBAL_STAMP, get_page_cache
@@ -171,11 +171,6 @@ class _Watched:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-_SUMMARY_COLUMNS = "n.id, n.title, n.kind, n.priority, n.ack_required, n.published_at"
-_VISIBLE = ("n.status = 'published' AND n.recalled_at IS NULL "
-            "AND (n.expire_at IS NULL OR n.expire_at > {now})")
-
-
 def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
     published_at = row["published_at"]
     return {
@@ -187,21 +182,13 @@ def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _notice_summary(notice_id: int) -> dict[str, Any] | None:
-    sql = new_sql()
-    rows = await conn().execute_query_dict(
-        f"SELECT {_SUMMARY_COLUMNS} FROM notices n WHERE n.id = {sql.p(notice_id)} "
-        f"AND {_VISIBLE.format(now=sql.p(clock.now()))}", sql.params)
-    return _summary(rows[0]) if rows else None
+    row = await notices_repository.announced_notice(notice_id, clock.now())
+    return _summary(row) if row else None
 
 
 async def _notices_reached_since(enterprise_id: int, since: dt.datetime) -> list[dict[str, Any]]:
-    """Visible notices that reached the enterprise at or after `since` (oldest first)."""
-    sql = new_sql()
-    rows = await conn().execute_query_dict(
-        f"SELECT {_SUMMARY_COLUMNS} FROM notice_recipients r JOIN notices n "
-        f"ON n.id = r.notice_id WHERE r.enterprise_id = {sql.p(enterprise_id)} "
-        f"AND r.matched_at >= {sql.p(since)} AND {_VISIBLE.format(now=sql.p(clock.now()))} "
-        f"ORDER BY r.matched_at, r.id LIMIT {CATCH_UP_LIMIT}", sql.params)
+    rows = await notices_repository.announced_reaching_since(enterprise_id, since, clock.now(),
+                                                             limit=CATCH_UP_LIMIT)
     return [_summary(row) for row in rows]
 
 
@@ -211,23 +198,6 @@ def _as_utc(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value
-
-
-async def _recipients_among(notice_id: int, enterprise_ids: list[int],
-                            batch: str | None) -> list[int]:
-    """Which of these enterprises received the notice (in this match batch, when given: a
-    re-match of a standing notice announces only the enterprises it added)."""
-    found: list[int] = []
-    for start in range(0, len(enterprise_ids), _IN_CHUNK):
-        chunk = enterprise_ids[start:start + _IN_CHUNK]
-        sql = new_sql()
-        text = ("SELECT enterprise_id FROM notice_recipients "
-                f"WHERE notice_id = {sql.p(notice_id)} AND enterprise_id IN ({sql.in_list(chunk)})")
-        if batch is not None:
-            text += f" AND match_batch = {sql.p(batch)}"
-        rows = await conn().execute_query_dict(text, sql.params)
-        found.extend(int(r["enterprise_id"]) for r in rows)
-    return found
 
 
 class StreamHub:
@@ -452,7 +422,8 @@ class StreamHub:
         by_id = {w.enterprise_id: u for u, w in self._watch.items()}
         if not by_id:
             return
-        recipients = await _recipients_among(notice_id, sorted(by_id), batch)
+        recipients = await notices_repository.recipients_among(notice_id, sorted(by_id),
+                                                              batch=batch)
         if not recipients:
             return
         summary = await _notice_summary(notice_id)
