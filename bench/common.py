@@ -47,10 +47,15 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listening on :{port} after {timeout}s")
 
 
+def _cpu_seconds(stat_text: str) -> float:
+    """utime + stime from the text of /proc/<pid>/stat."""
+    fields = stat_text.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
 
 
 def named_processes_cpu_seconds(name: str) -> float:
@@ -63,11 +68,16 @@ def named_processes_cpu_seconds(name: str) -> float:
             text = stat.read_text()
         except OSError:
             continue
-        comm = text[text.find("(") + 1:text.rfind(")")]
-        if comm == name:
-            fields = text.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if text[text.find("(") + 1:text.rfind(")")] == name:
+            total += _cpu_seconds(text)
     return total
+
+
+def process_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 @dataclass

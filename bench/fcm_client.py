@@ -31,6 +31,7 @@ import firebase_admin
 from firebase_admin import credentials, messaging
 from yarl import URL
 
+from bench.common import process_cpu_seconds, process_rss_mib
 from push.fakes.control_client import FakeControl
 from push.fakes.credentials import write_fake_service_account
 from push.fakes.process import spawned_fake
@@ -43,20 +44,6 @@ from push.providers.fcm import (
 )
 
 PROJECT_ID = "entpage-bench"
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-
-def process_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +92,7 @@ def run_stock(app: firebase_admin.App, *, count: int, fake_pid: int) -> Run:
         for t in tokens(count, "stock")
     ]
     send_each_in_batches(batch[:500], app=app)  # warm-up: token fetch, connection pool
-    cpu, fake_cpu, started = time.process_time(), process_cpu_s(fake_pid), time.perf_counter()
+    cpu, fake_cpu, started = time.process_time(), process_cpu_seconds(fake_pid), time.perf_counter()
     outcomes = send_each_in_batches(batch, app=app)
     seconds = time.perf_counter() - started
     return Run(
@@ -114,7 +101,7 @@ def run_stock(app: firebase_admin.App, *, count: int, fake_pid: int) -> Run:
         Counter(o.status for o in outcomes)[SendStatus.SENT],
         seconds,
         time.process_time() - cpu,
-        process_cpu_s(fake_pid) - fake_cpu,
+        process_cpu_seconds(fake_pid) - fake_cpu,
     )
 
 
@@ -132,10 +119,10 @@ async def run_fast(
         credential=credential, project_id=PROJECT_ID, endpoint=endpoint, max_in_flight=max_in_flight
     ) as client:
         await client.send_batch(template, tokens(max_in_flight * 4, "warm"))  # token, connections
-        cpu, fake_cpu, started = time.process_time(), process_cpu_s(fake_pid), time.perf_counter()
+        cpu, fake_cpu, started = time.process_time(), process_cpu_seconds(fake_pid), time.perf_counter()
         outcomes = await client.send_batch(template, recipients)
         seconds = time.perf_counter() - started
-        client_cpu, fake_spent = time.process_time() - cpu, process_cpu_s(fake_pid) - fake_cpu
+        client_cpu, fake_spent = time.process_time() - cpu, process_cpu_seconds(fake_pid) - fake_cpu
     return Run(
         f"entpage FcmClient ({max_in_flight} in flight)",
         count,
@@ -174,10 +161,10 @@ async def run_bare_aiohttp(
 
         await asyncio.gather(*(drain() for _ in range(max_in_flight)))  # warm-up
         sent, pending = 0, iter(range(count))
-        cpu, fake_cpu, started = time.process_time(), process_cpu_s(fake_pid), time.perf_counter()
+        cpu, fake_cpu, started = time.process_time(), process_cpu_seconds(fake_pid), time.perf_counter()
         await asyncio.gather(*(drain() for _ in range(max_in_flight)))
         seconds = time.perf_counter() - started
-        client_cpu, fake_spent = time.process_time() - cpu, process_cpu_s(fake_pid) - fake_cpu
+        client_cpu, fake_spent = time.process_time() - cpu, process_cpu_seconds(fake_pid) - fake_cpu
     return Run("bare aiohttp loop (reference)", count, sent, seconds, client_cpu, fake_spent)
 
 

@@ -33,17 +33,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, bench_env, process_cpu_seconds
+from bench.common import ROOT, bench_env, process_cpu_seconds, process_rss_mib
 
 BENCH_TITLE = "【压测】关于报送2025年度企业年报的提醒"
 PROJECT_ID = "entpage-bench"
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @dataclass
@@ -158,7 +151,7 @@ async def publish_and_watch(args: argparse.Namespace, *, worker_pid: int,
             next_report = 0.0
             while True:
                 now = time.perf_counter() - started
-                measured.rss.append((now, rss_mib(worker_pid)))
+                measured.rss.append((now, process_rss_mib(worker_pid)))
                 sent = await fake_sent(session) - sent_before
                 if sent >= measured.fcm_deliveries:
                     measured.end_to_end_s = time.perf_counter() - started
