@@ -30,10 +30,11 @@ async def policies_section(enterprise: dict[str, Any]) -> tuple[dict[str, Any], 
     return await policies.page_section(enterprise)
 
 
-async def rematch(changes: Sequence[EnterpriseChange]) -> None:
-    """Standing notices and open policies find the enterprises that newly qualify."""
-    await service.rematch_standing_notices(changes)
-    await policies.rematch_policies(changes)
+async def rematch(changes: Sequence[EnterpriseChange]) -> int:
+    """Standing notices and open policies find the enterprises that newly qualify; returns
+    rows added."""
+    return (await service.rematch_standing_notices(changes)
+            + await policies.rematch_policies(changes))
 
 
 async def rematch_changed_since(since: dt.datetime) -> int:
@@ -43,10 +44,7 @@ async def rematch_changed_since(since: dt.datetime) -> int:
     the listener runs after the profile's commit, and a crash or an error there is otherwise
     only logged. Returns rows added."""
     changes = await profiles_repository.changed_since(since)
-    if not changes:
-        return 0
-    return (await service.rematch_standing_notices(changes)
-            + await policies.rematch_policies(changes))
+    return await rematch(changes) if changes else 0
 
 
 def install() -> None:

@@ -24,7 +24,7 @@ from profiles.schemas import EnterpriseInput, MatterInput
 log = logging.getLogger(__name__)
 
 # Other domains react to profile changes (policy re-matching) without profiles importing them.
-ProfileListener = Callable[[Sequence[EnterpriseChange]], Awaitable[None]]
+ProfileListener = Callable[[Sequence[EnterpriseChange]], Awaitable[object]]  # result ignored
 _listeners: list[ProfileListener] = []
 
 
