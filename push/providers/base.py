@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
 
 
 class SendStatus(enum.StrEnum):
@@ -79,3 +80,21 @@ class PushProvider(Protocol[TemplateT_contra]):
     ) -> list[SendOutcome]: ...
 
     async def aclose(self) -> None: ...
+
+
+class ClosingClient:
+    """`async with client: …` closes the client (its pooled connections) at the end."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        raise NotImplementedError

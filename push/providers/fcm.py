@@ -12,15 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
 
 import orjson
 from firebase_admin import credentials, exceptions
 from google.auth.exceptions import GoogleAuthError
 
-from push.providers.base import SendOutcome
+from push.providers.base import ClosingClient, SendOutcome
 from push.providers.fcm_auth import FcmAccessTokens
 from push.providers.fcm_errors import (
     connection_error,
@@ -57,7 +55,7 @@ DEFAULT_FCM_ENDPOINT = "https://fcm.googleapis.com"
 _UNAUTHORIZED = 401
 
 
-class FcmClient:
+class FcmClient(ClosingClient):
     channel = "fcm"
 
     def __init__(
@@ -79,17 +77,6 @@ class FcmClient:
         self._send_path = f"{base_path}/v1/projects/{project_id}/messages:send"
         self._head_token: str | None = None
         self._head = b""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from redis.asyncio import Redis
 from yarl import URL
 
-from push.providers.base import SendOutcome, SendStatus
+from push.providers.base import ClosingClient, SendOutcome, SendStatus
 from push.providers.http import PooledHttp
 from push.providers.wechat_api import (
     API_QUOTA_REACHED,
@@ -71,7 +70,7 @@ def outcome_for_errcode(
     return outcome(SendStatus.REJECTED)  # 47003, 40037 and anything unknown: do not resend
 
 
-class WeChatClient:
+class WeChatClient(ClosingClient):
     channel = "wechat"
 
     def __init__(
@@ -107,17 +106,6 @@ class WeChatClient:
             secret=secret,
             forced_refresh_limit_per_day=forced_refresh_limit_per_day,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()
