@@ -223,42 +223,95 @@ class PageCache:
 
     # -- the subscription that keeps layer 1 honest -------------------------------------------
 
+    # The listener ends on its stop event as well as on cancellation: redis-py sends through
+    # asyncio.wait_for, which on Python 3.11 drops a cancel that lands just as a send completes
+    # (cpython gh-86296), and a stop that awaited such a listener hung CI for good.
+    LISTENER_STOP_S = 5.0  # how long stop_listener waits before it logs and moves on
+    LISTENER_CLOSE_S = 2.0  # bound on closing the pub/sub connection
+    PING_IDLE_S = 5.0  # ping after this long without a message …
+    DEAD_AFTER_S = 15.0  # … and give the connection up after this long without any answer
+    _listener_stop: asyncio.Event | None = None
+
     async def start_listener(self) -> None:
-        if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name="page-cache-listener")
+        if self._listener is None or self._listener.done():
+            self._listener_stop = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(self._listener_stop),
+                                                 name="page-cache-listener")
             for _ in range(50):  # wait briefly so the first requests can use layer 1
                 if self.local.live:
                     break
                 await asyncio.sleep(0.02)
 
     async def stop_listener(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
-            self._listener = None
+        task, stop = self._listener, self._listener_stop
+        self._listener = self._listener_stop = None
+        self.local.live = False  # at once: nothing may be served from layer 1 from here on
+        if stop is not None:
+            stop.set()
+        if task is not None:
+            task.cancel()
+            # Bounded, and the caller's own cancellation is not swallowed: a listener stuck in
+            # Redis I/O is logged and left to end at its next stop check, never awaited forever.
+            done, _ = await asyncio.wait({task}, timeout=self.LISTENER_STOP_S)
+            if not done:
+                log.error("profiles.page_cache.listener.stop_timeout",
+                          extra={"waited_s": self.LISTENER_STOP_S})
+            elif not task.cancelled() and task.exception() is not None:
+                log.error("profiles.page_cache.listener.failed", exc_info=task.exception())
         self.local.live = False
         self.local.clear()
 
-    async def _listen(self) -> None:
+    async def _listen(self, stop: asyncio.Event) -> None:
+        me = asyncio.current_task()
+
+        def end_if_cancelled() -> None:
+            # A cancel lost inside redis-py (see above) is still pending on this task.
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
+
+        loop = asyncio.get_running_loop()
         backoff = 0.1
-        while True:
+        while not stop.is_set():
             pubsub = self.redis.pubsub()
             try:
+                end_if_cancelled()
                 await pubsub.subscribe(CHANNEL)
+                # Live only once Redis confirms the subscription: a message published before
+                # that would not reach us. A server that does not confirm is given up.
+                confirm_by = loop.time() + self.DEAD_AFTER_S
+                while True:
+                    if stop.is_set():
+                        return  # stopped while subscribing: never go live again
+                    end_if_cancelled()
+                    reply = await pubsub.get_message(timeout=1.0)
+                    if reply is not None and reply["type"] == "subscribe":
+                        break
+                    if loop.time() > confirm_by:
+                        raise ConnectionError("SUBSCRIBE was not confirmed")
                 # Anything cached before this subscription may have missed messages.
                 self.local.clear()
                 self.local.live = True
                 backoff = 0.1
                 log.info("profiles.page_cache.subscribed")
-                while True:
+                heard = pinged = loop.time()
+                while not stop.is_set():
+                    end_if_cancelled()
+                    # A short timeout, so the stop checks above run at least once a second.
                     message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                       timeout=5.0)
-                    if message is not None and message["type"] == "message":
-                        data = message["data"]
-                        self.local.apply(data.decode() if isinstance(data, bytes) else str(data))
-                    elif message is None:
-                        await pubsub.ping()  # detect a dead connection within seconds
+                                                       timeout=1.0)
+                    now = loop.time()
+                    if message is not None:
+                        heard = now  # anything counts as alive, our pongs included
+                        if message["type"] == "message":
+                            data = message["data"]
+                            self.local.apply(data.decode() if isinstance(data, bytes)
+                                             else str(data))
+                    elif now - heard > self.DEAD_AFTER_S:
+                        # A half-open connection never errors; messages may be lost on it.
+                        raise ConnectionError(f"no answer to PING for {self.DEAD_AFTER_S:.0f} s")
+                    elif now - heard >= self.PING_IDLE_S and now - pinged >= self.PING_IDLE_S:
+                        await pubsub.ping()  # its pong is read (and counted) as a message
+                        pinged = now
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -266,9 +319,16 @@ class PageCache:
             finally:
                 self.local.live = False
                 self.local.clear()
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await asyncio.sleep(backoff)
+                try:
+                    # Bounded: a close that waits on a dead socket or the pool's lock must not
+                    # keep this task (and whoever stops it) alive.
+                    async with asyncio.timeout(self.LISTENER_CLOSE_S):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                except Exception:
+                    log.warning("profiles.page_cache.listener.close_failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff):
+                    await stop.wait()
             backoff = min(backoff * 2, 5.0)
 
 

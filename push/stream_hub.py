@@ -37,6 +37,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 
 from core import clock
 from notices import repository as notices_repository
@@ -58,6 +59,27 @@ _IN_CHUNK = 500
 CATCH_UP_MARGIN_S = 5.0
 CATCH_UP_LIMIT = 100
 _FETCH_BATCH = 200
+STOP_S = 5.0  # how long close() waits for the hub's tasks before it logs and moves on
+PUBSUB_CLOSE_S = 2.0
+
+
+def _end_if_cancel_lost() -> None:
+    """Raise CancelledError if this task has a cancel pending that never arrived: redis-py
+    sends through asyncio.wait_for, which on Python 3.11 drops a cancel that lands just as the
+    send completes (cpython gh-86296), and so does our own wait_for in _poll."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def _close_pubsub(pubsub: PubSub) -> None:
+    """Close within PUBSUB_CLOSE_S (a dead socket or the pool's lock must not keep a stopping
+    listener alive); a failure is logged, not raised."""
+    try:
+        async with asyncio.timeout(PUBSUB_CLOSE_S):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+    except Exception:
+        log.warning("push.stream.listener.close_failed", exc_info=True)
 
 
 def log_key(uscc: str) -> str:
@@ -210,6 +232,7 @@ class StreamHub:
         self._to_subscribe: set[str] = set()
         self._to_unsubscribe: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()  # ends _listen and _poll even if their cancel is lost
         self._spawned: set[asyncio.Task[Any]] = set()
         self._page_slots = asyncio.Semaphore(page_concurrency)
         self._check_now = asyncio.Event()
@@ -220,18 +243,29 @@ class StreamHub:
     def _ensure_started(self) -> None:
         if self._tasks and not any(t.done() for t in self._tasks):
             return
+        self._stop.set()  # the previous pair, if any, ends at its next check
         for task in self._tasks:
             task.cancel()
-        self._tasks = [asyncio.create_task(self._listen(), name="stream-hub-listen"),
-                       asyncio.create_task(self._poll(), name="stream-hub-poll")]
+        self._stop = stop = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._listen(stop), name="stream-hub-listen"),
+                       asyncio.create_task(self._poll(stop), name="stream-hub-poll")]
 
     async def close(self) -> None:
+        self._stop.set()
         tasks = [*self._tasks, *self._spawned]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            # Bounded, and the caller's own cancellation is not swallowed: a task stuck in
+            # Redis or database I/O is logged and left behind, never awaited forever.
+            done, pending = await asyncio.wait(tasks, timeout=STOP_S)
+            if pending:
+                log.error("push.stream.stop_timeout", extra={
+                    "tasks": sorted(t.get_name() for t in pending), "waited_s": STOP_S})
+            for task in done:
+                if task in self._tasks and not task.cancelled() and task.exception():
+                    log.error("push.stream.task_failed", exc_info=task.exception(),
+                              extra={"task": task.get_name()})
         self._tasks = []
         self._spawned.clear()
         self._watch.clear()
@@ -317,15 +351,17 @@ class StreamHub:
 
     # ------------------------------------------------------------------ pub/sub
 
-    async def _listen(self) -> None:
-        while True:
+    async def _listen(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             pubsub = self.redis.pubsub()
             try:
+                _end_if_cancel_lost()
                 await pubsub.subscribe(EVENTS_CHANNEL, PAGE_CHANNEL)
                 subscribed_here: set[str] = set()
                 # After a reconnect, resubscribe everything; confirmations trigger catch-ups.
                 self._to_subscribe |= set(self._watch)
-                while True:
+                while not stop.is_set():
+                    _end_if_cancel_lost()
                     await self._apply_subscriptions(pubsub, subscribed_here)
                     message = await pubsub.get_message(timeout=0.2)
                     if message is not None:
@@ -337,10 +373,11 @@ class StreamHub:
                 for watched in self._watch.values():
                     watched.subscribed.clear()
                 log.exception("push.stream.listener_failed")
-                await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await stop.wait()
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await _close_pubsub(pubsub)
 
     async def _apply_subscriptions(self, pubsub: Any, subscribed_here: set[str]) -> None:
         if self._to_unsubscribe:
@@ -445,10 +482,13 @@ class StreamHub:
         glob = values[-1] or b"0"
         return [(v or b"0", glob) for v in values[:-1]]
 
-    async def _poll(self) -> None:
-        while True:
+    async def _poll(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._check_now.wait(), timeout=self.poll_s)
+            if stop.is_set():
+                return
+            _end_if_cancel_lost()
             self._check_now.clear()
             try:
                 await self.check_pages()

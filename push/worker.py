@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from firebase_admin import credentials
+from redis.asyncio.client import PubSub
 from tortoise.transactions import in_transaction
 
 from core import clock
@@ -110,6 +111,29 @@ async def _wait(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+WAKE_STOP_S = 5.0  # how long a stopping worker waits for its wake-up listener
+PUBSUB_CLOSE_S = 2.0
+
+
+def _end_if_cancel_lost() -> None:
+    """Raise CancelledError if this task has a cancel pending that never arrived: redis-py
+    sends through asyncio.wait_for, which on Python 3.11 drops a cancel that lands just as the
+    send completes (cpython gh-86296)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def _close_pubsub(pubsub: PubSub, *, event: str) -> None:
+    """Close within PUBSUB_CLOSE_S: a close stuck on a dead socket or the pool's lock must not
+    keep a stopping loop alive. A failure is logged, not raised."""
+    try:
+        async with asyncio.timeout(PUBSUB_CLOSE_S):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+    except Exception:
+        log.warning(event, exc_info=True)
 
 
 class _Worker:
@@ -383,16 +407,19 @@ class _Worker:
         if run.deliveries:
             self.wake.set()
 
-    async def wake_loop(self) -> None:
-        """Subscribe to wake-ups; reconnect forever (a restarted Redis is only a delay)."""
+    async def wake_loop(self, stop: asyncio.Event) -> None:
+        """Subscribe to wake-ups until `stop`, reconnecting meanwhile (a restarted Redis is only
+        a delay). It ends on `stop` as well as on cancellation, which redis-py can lose."""
         assert self.redis is not None
         backoff = 0.5
-        while True:
+        while not stop.is_set():
             pubsub = self.redis.pubsub()
             try:
+                _end_if_cancel_lost()
                 await pubsub.subscribe(events.WAKE_CHANNEL)
                 backoff = 0.5
-                while True:
+                while not stop.is_set():
+                    _end_if_cancel_lost()
                     message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                        timeout=1.0)
                     if message is not None:
@@ -401,11 +428,11 @@ class _Worker:
                 raise
             except Exception as error:
                 log.info("push.worker.wake_reconnect", extra={"error": repr(error)[:200]})
-                await asyncio.sleep(backoff)
-                backoff = min(30.0, backoff * 2)
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await _close_pubsub(pubsub, event="push.worker.wake_close_failed")
+            if not stop.is_set():  # only after a failure: wait before reconnecting
+                await _wait(stop, backoff)
+                backoff = min(30.0, backoff * 2)
 
     # ------------------------------------------------------------------------------ run
     async def run(self, stop: asyncio.Event) -> WorkerStats:
@@ -415,7 +442,8 @@ class _Worker:
         done = asyncio.Event()
         background = [asyncio.create_task(self.heartbeat_loop(done)),
                       asyncio.create_task(self.housekeeping_loop(done))]
-        waker = asyncio.create_task(self.wake_loop()) if self.redis is not None else None
+        waker = (asyncio.create_task(self.wake_loop(done), name="push-worker-wake")
+                 if self.redis is not None else None)
         log.info("push.worker.started", extra={
             "worker": self.worker_id, "channels": self.providers.channels,
             "batch_size": self.batch_size, "concurrency": self.concurrency,
@@ -446,7 +474,14 @@ class _Worker:
             await asyncio.gather(*background, return_exceptions=True)
             if waker is not None:
                 waker.cancel()  # Redis only, no database work to interrupt
-                await asyncio.gather(waker, return_exceptions=True)
+                # Bounded: a listener stuck in Redis I/O must not keep the worker from stopping.
+                finished, _ = await asyncio.wait({waker}, timeout=WAKE_STOP_S)
+                if not finished:
+                    log.error("push.worker.wake_loop.stop_timeout", extra={
+                        "worker": self.worker_id, "waited_s": WAKE_STOP_S})
+                elif not waker.cancelled() and waker.exception() is not None:
+                    log.error("push.worker.wake_loop.failed", exc_info=waker.exception(),
+                              extra={"worker": self.worker_id})
             log.info("push.worker.stopped", extra={
                 "worker": self.worker_id, "claimed": self.stats.claimed,
                 "sent": self.stats.sent, "failed": self.stats.failed,

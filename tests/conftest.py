@@ -127,13 +127,16 @@ async def client(db: None, settings: Settings) -> AsyncIterator[httpx.AsyncClien
     from profiles.page_cache import get_page_cache
 
     app = create_app(settings, manage_resources=False)
-    await get_page_cache().start_listener()  # as in production: both cache layers live
+    # As in production: both cache layers live. Stop this cache, not whatever is current at
+    # teardown (a live server in the same test replaces the global).
+    cache = get_page_cache()
+    await cache.start_listener()
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
     finally:
-        await get_page_cache().stop_listener()
+        await cache.stop_listener()
 
 
 @pytest.fixture(scope="session")

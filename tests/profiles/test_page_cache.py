@@ -4,9 +4,16 @@ the pub/sub delivery time, and never trusts its local layer without a live subsc
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
+from core.redis import make_redis
+from core.settings import Settings
 from profiles.page_cache import PageCache
 
 DAY = "2026-11-21"
@@ -91,3 +98,89 @@ async def test_membership_answers_are_dropped_everywhere(redis_client: aioredis.
     finally:
         await a.stop_listener()
         await b.stop_listener()
+
+
+# ------------------------------------------------------------- stopping, whatever Redis does
+
+
+@pytest.fixture
+async def production_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    """A client built as production builds it (core.redis.make_redis: blocking pool, socket
+    timeouts) on a real server: the test database when ENTPAGE_TEST_REDIS_URL is set, else
+    127.0.0.1:6379/9, where these tests only subscribe and ping (no keys)."""
+    url = settings.redis_url or "redis://127.0.0.1:6379/9"
+    client = make_redis(dataclasses.replace(settings, redis_url=url))
+    try:
+        await client.ping()
+    except (aioredis.ConnectionError, OSError):
+        await client.aclose()
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    yield client
+    await client.aclose()
+
+
+def _suspended_in(task: asyncio.Task[None], name: str) -> bool:
+    """Whether `task` is suspended somewhere inside a coroutine function called `name`."""
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        if getattr(getattr(awaited, "cr_code", None), "co_name", None) == name:
+            return True
+        awaited = getattr(awaited, "cr_await", None)
+    return False
+
+
+async def test_stop_ends_the_listener_even_when_its_cancel_is_lost(
+    production_redis: aioredis.Redis,
+) -> None:
+    """redis-py sends every command through asyncio.wait_for, which on Python 3.11 drops a
+    cancel that lands just as the send completes. A listener that ended on cancellation alone
+    then ran on, and stop_listener awaited it forever (CI hung in the `client` fixture's
+    teardown). Stop it exactly there, during its SUBSCRIBE, a few times."""
+    for _ in range(3):
+        cache = PageCache(production_redis, ttl_s=60)
+        starting = asyncio.create_task(cache.start_listener())
+        for _turn in range(10_000):  # a few loop turns until the first send is in flight
+            await asyncio.sleep(0)
+            if cache._listener is not None and _suspended_in(cache._listener, "wait_for"):
+                break
+        listener = cache._listener
+        assert listener is not None
+        began = time.monotonic()
+        try:
+            # Called inline: asyncio.wait_for would start stop_listener a loop turn late and
+            # miss the window. Bounded, so a regression fails here instead of hanging.
+            async with asyncio.timeout(10):
+                await cache.stop_listener()
+            took = time.monotonic() - began
+            assert listener.done(), "the listener outlived stop_listener"
+            assert took < 3.0, f"stop_listener took {took:.1f} s"
+            assert not cache.local.live
+        finally:
+            listener.cancel()  # a second cancel: never leave a listener running
+            await starting
+
+
+async def test_a_silent_connection_is_given_up_and_stop_stays_prompt(
+    production_redis: aioredis.Redis,
+) -> None:
+    """A connection that stops answering (CLIENT PAUSE here; a half-open socket in life) never
+    raises: the listener must notice by its own pings, drop layer 1, resubscribe when Redis
+    answers again, and stop at once even while Redis is silent."""
+    cache = PageCache(production_redis, ttl_s=60)
+    cache.PING_IDLE_S, cache.DEAD_AFTER_S = 0.2, 1.0
+    await cache.start_listener()
+    try:
+        assert cache.local.live
+        await production_redis.execute_command("CLIENT", "PAUSE", "3000", "ALL")
+        assert await _eventually(lambda: not cache.local.live, within_s=2.9)
+        # Resubscribed, and live again only once Redis answers (confirms) again.
+        assert await _eventually(lambda: cache.local.live, within_s=10.0)
+        await production_redis.execute_command("CLIENT", "PAUSE", "3000", "ALL")
+        await asyncio.sleep(0.3)  # the listener is now waiting on a silent server
+        began = time.monotonic()
+        await asyncio.wait_for(cache.stop_listener(), timeout=10)
+        assert time.monotonic() - began < 3.0
+        assert not cache.local.live
+    finally:
+        await production_redis.execute_command("CLIENT", "UNPAUSE")
+        await cache.stop_listener()
