@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import openapi
+from api.page_shortcut import PageRouteShortcut
 from api.routes import admin, auth, enterprises, health
 from api.routes import console as console_routes
 from api.routes import devices as device_routes
@@ -74,6 +75,11 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
             # otherwise stopped every request in flight for 60–90 ms under load (25–30 ms
             # after this; bench/page.py). Not in tests: they build many apps in one process.
             gc.freeze()
+            # A request's garbage dies young, but at the default 700 allocations a cold page
+            # render alone triggered young collections and promoted its objects, and full
+            # passes over the page caches followed every few hundred pages (12–40 ms each,
+            # stalling every request in flight). 50,000 lets request garbage die first.
+            gc.set_threshold(50_000, 20, 10)
         log.info("api.started", extra={"database": settings.database_url.split("://")[0],
                                        "redis": "embedded" if settings.is_embedded_redis
                                        else "server"})
@@ -99,6 +105,7 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
         routes=all_routes(),
         middleware=[
             Middleware(RequestContextMiddleware),
+            Middleware(PageRouteShortcut),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
-from notices import policies, service
+from notices import policies, policy_repository, repository, service
 from profiles import repository as profiles_repository
-from profiles.page import register_section
+from profiles.page import Section, register_section
 from profiles.repository import EnterpriseChange
 from profiles.service import on_profiles_changed
 
 _installed = False
 
 
-async def notices_section(enterprise: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    return await service.page_section(enterprise)
-
-
-async def policies_section(enterprise: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    return await policies.page_section(enterprise)
+NOTICES = Section("notices", postgres_rows=repository.PAGE_INBOX_JSON,
+                  fetch_rows=service.page_rows, build=service.page_section)
+POLICIES = Section("policies", postgres_rows=policy_repository.PAGE_MATCHES_JSON,
+                   fetch_rows=policies.page_rows, build=policies.page_section)
 
 
 async def rematch(changes: Sequence[EnterpriseChange]) -> int:
@@ -49,8 +46,8 @@ async def rematch_changed_since(since: dt.datetime) -> int:
 
 def install() -> None:
     global _installed
-    register_section("notices", notices_section)
-    register_section("policies", policies_section)
+    register_section(NOTICES)
+    register_section(POLICIES)
     if not _installed:
         on_profiles_changed(rematch)
         _installed = True

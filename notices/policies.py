@@ -18,11 +18,13 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from tortoise.transactions import in_transaction
 
 from core import clock
@@ -58,7 +60,7 @@ from notices.service import (
     rematch,
     run_idempotent,
 )
-from notices.targeting import parse_rule
+from notices.targeting import EnterpriseFacts, Rule, explain, parse_rule, rule_fields
 from profiles.page_cache import get_page_cache
 from profiles.repository import EnterpriseChange
 
@@ -342,24 +344,73 @@ async def policy_stats(actor: Actor, policy_id: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- the page
 
 
-async def page_section(enterprise: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    """The page's `policies` section: matched policies the enterprise still qualifies for,
-    open first (closing soonest first), then upcoming, then closed, each with its reasons."""
-    from notices.targeting import explain
+async def page_rows(enterprise: Mapping[str, Any], now: dt.datetime) -> Sequence[Mapping[str, Any]]:
+    return await repo.page_matches(int(enterprise["id"]))
 
-    today = clock.today_shanghai()
-    facts = facts_from_page_row(enterprise)
-    items: list[dict[str, Any]] = []
-    for row in await repo.matched_for_enterprise(int(enterprise["id"]), limit=200):
-        reasons = explain(parse_rule(notices_repository.as_json(row["rule"])), facts)
-        if not reasons:
-            continue
+
+# Rule field → the EnterpriseFacts attribute it reads.
+_FACT_ATTRIBUTES = {"zone": "zone", "region": "region_code", "industry": "industry_code",
+                    "size": "size", "registered_capital": "registered_capital_yuan",
+                    "established": "established_on", "status": "status",
+                    "credit_level": "credit_level", "tags": "tags", "uscc": "uscc"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _rule(text: str) -> tuple[Rule, tuple[str, ...]]:
+    """A rule parsed once per rule text (every page lists the same few policies), with the
+    fact attributes it reads."""
+    rule = parse_rule(orjson.loads(text))
+    return rule, tuple(sorted(_FACT_ATTRIBUTES[field] for field in rule_fields(rule)))
+
+
+_explained: dict[tuple[Any, ...], list[str]] = {}
+
+
+def _reasons(rule_text: str, facts: EnterpriseFacts) -> list[str]:
+    """`explain` for a policy's rule, remembered per rule and the facts that rule reads:
+    thousands of enterprises share the same few answers. Callers must not change the list."""
+    rule, attributes = _rule(rule_text)
+    key = (rule_text, *(getattr(facts, name) for name in attributes))
+    reasons = _explained.get(key)
+    if reasons is None:
+        if len(_explained) > 50_000:
+            _explained.clear()
+        reasons = _explained[key] = explain(rule, facts)
+    return reasons
+
+
+_page_views: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _page_view(row: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
+    """A policy as every matched page shows it, built once per edit (`updated_at`) and day:
+    the same few policies appear on tens of thousands of pages. Callers copy it."""
+    key = (row["id"], str(row["updated_at"]), today)
+    view = _page_views.get(key)
+    if view is None:
+        if len(_page_views) > 4096:
+            _page_views.clear()
         view = public_view({**row, "status": "published"}, today=today)
         view.pop("guide", None)
         view.pop("guide_hant", None)
-        view["reasons"] = reasons
-        view["matched_at"] = iso(row["matched_at"])
-        items.append(view)
+        _page_views[key] = view
+    return view
+
+
+def page_section(enterprise: Mapping[str, Any],
+                 rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
+    """The page's `policies` section (rows of `repo.PAGE_MATCHES_JSON`): matched policies the
+    enterprise still qualifies for, open first (closing soonest first), then upcoming, then
+    closed, each with its reasons."""
+    today = clock.today_shanghai()
+    facts = facts_from_page_row(enterprise)
+    items: list[dict[str, Any]] = []
+    for row in rows:
+        reasons = _reasons(row["rule"], facts)
+        if not reasons:
+            continue
+        view = _page_view(row, today)
+        items.append({**view, "reasons": reasons, "matched_at": iso(row["matched_at"])})
 
     def order(item: dict[str, Any]) -> tuple[int, int]:
         state = item["window"]

@@ -77,18 +77,30 @@ async def match_counts(policy_id: int) -> dict[str, int]:
     return {k: int(v) for k, v in rows[0].items()}
 
 
-async def matched_for_enterprise(enterprise_id: int, *, limit: int) -> list[dict[str, Any]]:
-    """Published policies matched to one enterprise (index on (enterprise_id, policy_id))."""
-    sql = new_sql()
-    return await conn().execute_query_dict(
+def _page_matches(enterprise: str) -> str:
+    """Published policies matched to one enterprise, newest first (index on (enterprise_id,
+    policy_id)); the rule as JSON text, so its parse can be memoised."""
+    return (
         "SELECT p.id, p.title, p.title_hant, p.category, p.department, p.benefit_summary, "
-        "p.benefit_summary_hant, p.source_url, p.opens_on, p.closes_on, p.rule, "
-        "p.published_at, m.matched_at, m.matched_via "
+        "p.benefit_summary_hant, p.source_url, p.opens_on, p.closes_on, "
+        "CAST(p.rule AS TEXT) AS rule, p.published_at, p.updated_at, m.matched_at, "
+        "m.matched_via "
         "FROM policy_matches m JOIN policies p ON p.id = m.policy_id "
-        f"WHERE m.enterprise_id = {sql.p(enterprise_id)} AND p.status = 'published' "
-        f"ORDER BY p.id DESC LIMIT {sql.p(limit)}",
-        sql.params,
+        f"WHERE m.enterprise_id = {enterprise} AND p.status = 'published' "
+        f"ORDER BY p.id DESC LIMIT {PAGE_MATCHES}"
     )
+
+
+PAGE_MATCHES = 200
+# PostgreSQL: the same rows for the enterprise `e` of the page's statement, as one JSON array
+# (see profiles.page.Section).
+PAGE_MATCHES_JSON = f"SELECT json_agg(x ORDER BY x.id DESC) FROM ({_page_matches('e.id')}) x"
+
+
+async def page_matches(enterprise_id: int) -> list[dict[str, Any]]:
+    """The rows of PAGE_MATCHES_JSON for one enterprise, on any database."""
+    sql = new_sql()
+    return await conn().execute_query_dict(_page_matches(sql.p(enterprise_id)), sql.params)
 
 
 async def search(query: PolicySearch, today: dt.date) -> list[Policy]:

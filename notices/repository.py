@@ -332,22 +332,36 @@ async def inbox(enterprise_id: int, *, state: str, limit: int,
     return await conn().execute_query_dict(text, sql.params)
 
 
-async def page_inbox(enterprise_id: int, *, limit: int,
-                     now: dt.datetime) -> tuple[list[dict[str, Any]], int]:
-    """The first inbox items (as `inbox(state="all")`) and the exact unread count, in one
-    statement: the window sum runs over every visible row before the LIMIT applies."""
-    sql = new_sql()
-    rows = await conn().execute_query_dict(
+PAGE_INBOX_ITEMS = 5
+
+
+def _page_inbox(enterprise: str, now: str) -> str:
+    """The page's first inbox items (as `inbox(state="all")`), each row carrying the exact
+    unread count as `unread_total`: the window sum runs over every visible row before LIMIT."""
+    return (
         f"SELECT {_NOTICE_COLUMNS}, r.id AS recipient_id, r.matched_at, r.read_at, r.acked_at, "
         f"r.archived_at, {_READ_FLAG} AS read_flag, "
         "SUM(CASE WHEN r.read_at IS NULL THEN 1 ELSE 0 END) OVER () AS unread_total "
         "FROM notice_recipients r JOIN notices n ON n.id = r.notice_id "
-        f"WHERE r.enterprise_id = {sql.p(enterprise_id)} AND {VISIBLE.format(now=sql.p(now))} "
+        f"WHERE r.enterprise_id = {enterprise} AND {VISIBLE.format(now=now)} "
         f"AND {_inbox_filter('all')} "
-        f"ORDER BY read_flag, r.matched_at DESC, r.id DESC LIMIT {sql.p(limit)}",
-        sql.params,
+        f"ORDER BY read_flag, r.matched_at DESC, r.id DESC LIMIT {PAGE_INBOX_ITEMS}"
     )
-    return rows, int(rows[0]["unread_total"]) if rows else 0
+
+
+# PostgreSQL: the same rows for the enterprise `e` of the page's statement, as one JSON array
+# (see profiles.page.Section; `$3` is the current instant there).
+PAGE_INBOX_JSON = (
+    "SELECT json_agg(x ORDER BY x.read_flag, x.matched_at DESC, x.recipient_id DESC) "
+    f"FROM ({_page_inbox('e.id', '$3')}) x"
+)
+
+
+async def page_inbox(enterprise_id: int, now: dt.datetime) -> list[dict[str, Any]]:
+    """The rows of PAGE_INBOX_JSON for one enterprise, on any database."""
+    sql = new_sql()
+    return await conn().execute_query_dict(
+        _page_inbox(sql.p(enterprise_id), sql.p(now)), sql.params)
 
 
 async def unread_count(enterprise_id: int, now: dt.datetime) -> int:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
 import uuid
@@ -402,8 +403,19 @@ async def expire_idempotency_keys() -> int:
 
 
 def iso(value: Any) -> str | None:
+    """RFC 3339 in UTC ("…Z") from a datetime or the ISO text of a raw or JSON row."""
+    if value is None:
+        return None
+    return _iso(value) if isinstance(value, str | dt.datetime) else _iso_uncached(value)
+
+
+def _iso_uncached(value: Any) -> str | None:
     stamp = repository.as_datetime(value)
     return stamp.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if stamp else None
+
+
+# Pages repeat the same instants (a notice's publication, a publish batch's match time).
+_iso = functools.lru_cache(maxsize=16_384)(_iso_uncached)
 
 
 def _body_digest(text: str) -> str:
@@ -431,20 +443,39 @@ def notice_view(notice: Notice) -> dict[str, Any]:
 
 def inbox_item(row: Mapping[str, Any]) -> dict[str, Any]:
     """What an enterprise sees of a notice in lists and on its page."""
-    corrected = row["corrected_at"] is not None
     return {
-        "id": int(row["id"]), "kind": row["kind"], "title": row["title"],
-        "excerpt": plain_excerpt(row["body_html"]),
-        "priority": row["priority"], "ack_required": bool(row["ack_required"]),
-        "action_url": row["action_url"], "department": row["department"],
-        "published_at": iso(row["published_at"]), "expire_at": iso(row["expire_at"]),
+        **_notice_item(row["id"], row["revision"], row["published_at"], row["expire_at"],
+                       row["corrected_at"], row),
         "matched_at": iso(row["matched_at"]),
         "read": row["read_at"] is not None, "read_at": iso(row["read_at"]),
         "acknowledged": row["acked_at"] is not None, "acked_at": iso(row["acked_at"]),
         "archived": row["archived_at"] is not None, "archived_at": iso(row["archived_at"]),
-        "corrected": corrected, "corrected_label": CORRECTED_LABEL if corrected else None,
-        "corrected_at": iso(row["corrected_at"]),
     }
+
+
+_notice_items: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _notice_item(notice_id: Any, revision: Any, published_at: Any, expire_at: Any,
+                 corrected_at: Any, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The notice's part of an inbox item, built once per revision (a correction makes a new
+    one): a notice to 199,000 enterprises shows the same on every page. Callers copy it."""
+    key = (notice_id, revision, str(published_at), str(expire_at), str(corrected_at))
+    item = _notice_items.get(key)
+    if item is None:
+        if len(_notice_items) > 4096:
+            _notice_items.clear()
+        corrected = corrected_at is not None
+        item = _notice_items[key] = {
+            "id": int(notice_id), "kind": row["kind"], "title": row["title"],
+            "excerpt": plain_excerpt(row["body_html"]),
+            "priority": row["priority"], "ack_required": bool(row["ack_required"]),
+            "action_url": row["action_url"], "department": row["department"],
+            "published_at": iso(published_at), "expire_at": iso(expire_at),
+            "corrected": corrected, "corrected_label": CORRECTED_LABEL if corrected else None,
+            "corrected_at": iso(corrected_at),
+        }
+    return item
 
 
 def facts_from_page_row(enterprise: Mapping[str, Any]) -> EnterpriseFacts:
@@ -1165,12 +1196,15 @@ async def archive(principal: Principal, uscc: str, notice_id: int) -> dict[str, 
     return await _set_state(principal, uscc, notice_id, "archive")
 
 
-async def page_section(enterprise: Mapping[str, Any], *,
-                       limit: int = 5) -> tuple[dict[str, Any], dict[str, int]]:
-    """The page's `notices` section: the unread count and the first items of the inbox."""
-    now = clock.now()
-    enterprise_id = int(enterprise["id"])
-    rows, unread = await repository.page_inbox(enterprise_id, limit=limit, now=now)
+async def page_rows(enterprise: Mapping[str, Any], now: dt.datetime) -> Sequence[Mapping[str, Any]]:
+    return await repository.page_inbox(int(enterprise["id"]), now)
+
+
+def page_section(enterprise: Mapping[str, Any],
+                 rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
+    """The page's `notices` section: the unread count and the first items of the inbox
+    (rows of `repository.PAGE_INBOX_JSON`)."""
+    unread = int(rows[0]["unread_total"]) if rows else 0
     return {"unread": unread, "items": [inbox_item(r) for r in rows]}, {"notices_unread": unread}
 
 

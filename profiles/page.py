@@ -4,13 +4,17 @@ sections other domains contribute (notices, policies)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from core import clock
-from core.db import pinned_connection
+from core.batching import Batcher
+from core.db import is_postgres, pinned_connection
 from profiles import repository
 from profiles.reminders import compute_reminders
+from profiles.repository import PageQuery
 from profiles.standards.industry import industry_table
 
 ACTION_STATES = ("needs_supplement",)
@@ -21,13 +25,36 @@ STATE_LABELS = {
     "approved": "已办结（通过）", "rejected": "未通过", "closed": "已关闭",
 }
 
-# A section provider gets the enterprise row and returns (section, badge counts).
-SectionProvider = Callable[[dict[str, Any]], Awaitable[tuple[dict[str, Any], dict[str, int]]]]
-_sections: dict[str, SectionProvider] = {}
+Rows = Sequence[Mapping[str, Any]]
 
 
-def register_section(name: str, provider: SectionProvider) -> None:
-    _sections[name] = provider
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A page section another domain contributes (profiles never imports it).
+
+    - `postgres_rows`: a scalar subquery giving the section's rows for the enterprise `e` as one
+      JSON array (`$3` is the current instant): on PostgreSQL it rides in the page's statement;
+    - `fetch_rows(enterprise, now)`: the same rows on any database, for one enterprise;
+    - `build(enterprise, rows)`: the section and its badge counts.
+    """
+
+    name: str
+    postgres_rows: str
+    fetch_rows: Callable[[Mapping[str, Any], dt.datetime], Awaitable[Rows]]
+    build: Callable[[Mapping[str, Any], Rows], tuple[dict[str, Any], dict[str, int]]]
+
+
+_sections: dict[str, Section] = {}
+
+
+def register_section(section: Section) -> None:
+    _sections[section.name] = section
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    page: dict[str, Any] | None  # None: no such enterprise
+    role: str | None  # the asking person's membership role; None: not a member, or not asked
 
 
 def _iso(value: Any) -> str | None:
@@ -60,21 +87,53 @@ def _matter(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def _industry(code: str) -> dict[str, str]:
+    return {"code": code, "label": _industry_label(code)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _industry_label(code: str) -> str:
     table = industry_table()
-    return {"code": code, "label": table.label(code) if table.get(code) else code}
+    return table.label(code) if table.get(code) else code
+
+
+async def render_pages(queries: Sequence[PageQuery]) -> list[Rendered]:
+    """Pages for a batch of enterprises, each with the asking person's membership checked on
+    the way: one statement on PostgreSQL, whatever the batch size."""
+    now = clock.now()
+    sections = list(_sections.values())
+    if is_postgres():
+        async with pinned_connection():
+            rows = await repository.page_rows(
+                queries, sections=[s.postgres_rows for s in sections], now=now)
+        return [Rendered(_page(row.enterprise, zip(sections, row.sections, strict=True))
+                         if row.enterprise is not None else None, row.role) for row in rows]
+    rendered: list[Rendered] = []
+    for query in queries:
+        role = (await repository.membership_role(query.person_id, query.uscc)
+                if query.person_id is not None else None)
+        enterprise = await repository.page_row(query.uscc)
+        page = None
+        if enterprise is not None:
+            section_rows = [await s.fetch_rows(enterprise, now) for s in sections]
+            page = _page(enterprise, zip(sections, section_rows, strict=True))
+        rendered.append(Rendered(page, role))
+    return rendered
+
+
+# Concurrent cold pages share one statement per loop turn (core.batching).
+_render_batch: Batcher[PageQuery, Rendered] = Batcher(render_pages, name="page.render")
+
+
+async def render_page(uscc: str, *, person_id: int | None) -> Rendered:
+    return await _render_batch(PageQuery(uscc, person_id))
 
 
 async def build_page(uscc: str) -> dict[str, Any] | None:
-    # One connection for every section's queries, without BEGIN/COMMIT: each pool release costs
-    # asyncpg a reset round trip, and a page has several queries across domains.
-    async with pinned_connection():
-        return await _build_page(uscc)
+    return (await render_page(uscc, person_id=None)).page
 
 
-async def _build_page(uscc: str) -> dict[str, Any] | None:
-    enterprise = await repository.page_rows(uscc)
-    if enterprise is None:
-        return None
+def _page(enterprise: dict[str, Any],
+          sections: Iterable[tuple[Section, Rows]]) -> dict[str, Any]:
     today = clock.today_shanghai()
     matters = enterprise["matters"]
     action = [_matter(m) for m in matters if m["state"] in ACTION_STATES]
@@ -110,8 +169,7 @@ async def _build_page(uscc: str) -> dict[str, Any] | None:
         "badges": badges,
         "as_of": today.isoformat(),
     }
-    for name, provider in _sections.items():
-        section, counts = await provider(enterprise)
-        page[name] = section
+    for section, rows in sections:
+        page[section.name], counts = section.build(enterprise, rows)
         badges.update(counts)
     return page

@@ -23,9 +23,12 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+
+from core.batching import Batcher
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ GLOBAL_STAMP = "pv:*"
 CHANNEL = "entpage:page-invalidation"
 _NO_ROLE = b"-"
 ROLE_TTL_S = 300
+SetEntry = tuple[str, bytes, int]  # key, value, seconds to live
 
 
 def _stamp() -> bytes:
@@ -131,6 +135,30 @@ class PageCache:
         self.ttl_s = ttl_s
         self.local = LocalLayer(max_pages=local_pages, max_roles=local_roles)
         self._listener: asyncio.Task[None] | None = None
+        # Concurrent cold pages share their Redis round trips (core.batching): all lookups of a
+        # loop turn in one MGET, all stores in one pipeline.
+        self._mget: Batcher[list[str], list[bytes | None]] = Batcher(
+            self._mget_many, name="page_cache.lookup")
+        self._set: Batcher[list[SetEntry], None] = Batcher(self._set_many,
+                                                           name="page_cache.store")
+
+    async def _mget_many(self, key_lists: Sequence[list[str]]) -> list[list[bytes | None]]:
+        # decode_responses is off on our clients: values are bytes or None.
+        flat: list[bytes | None] = await self.redis.mget(  # type: ignore[assignment]
+            [key for keys in key_lists for key in keys])
+        result, start = [], 0
+        for keys in key_lists:
+            result.append(flat[start:start + len(keys)])
+            start += len(keys)
+        return result
+
+    async def _set_many(self, entry_lists: Sequence[list[SetEntry]]) -> list[None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entries in entry_lists:
+                for key, value, ttl_s in entries:
+                    pipe.set(key, value, ex=ttl_s)
+            await pipe.execute()
+        return [None] * len(entry_lists)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -151,8 +179,7 @@ class PageCache:
         keys = [f"page:{uscc}", f"pv:{uscc}", GLOBAL_STAMP]
         if person_id is not None:
             keys.append(f"role:{person_id}:{uscc}")
-        # decode_responses is off on our clients: values are bytes or None.
-        values: list[bytes | None] = await self.redis.mget(keys)  # type: ignore[assignment]
+        values = await self._mget(keys)
         entry, ent_stamp, glob_stamp = values[0], values[1] or b"0", values[2] or b"0"
         role_raw = values[3] if person_id is not None else None
         page = None
@@ -170,16 +197,14 @@ class PageCache:
 
     async def store(self, uscc: str, *, lookup: Lookup, day: str, body: bytes,
                     role: tuple[int, str | None] | None = None) -> CachedPage:
-        """Keep a rendered page, and the membership answer learned on the way (`role`:
-        person id and role) in the same round trip."""
+        """Keep a rendered page, and in this process the membership answer learned on the way
+        (`role`: person id and role). That answer is not written to Redis: it came free with
+        the render, and another process that needs it asks the database once (a SET per cold
+        page cost more than those rare queries)."""
         etag = etag_for(body)
         header = b"|".join([lookup.enterprise_stamp, lookup.global_stamp, day.encode(),
                             etag.encode()])
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(f"page:{uscc}", header + b"|" + body, ex=self.ttl_s)
-            if role is not None:
-                pipe.set(*self._role_entry(role[0], uscc, role[1]), ex=ROLE_TTL_S)
-            await pipe.execute()
+        await self._set([(f"page:{uscc}", header + b"|" + body, self.ttl_s)])
         page = CachedPage(etag, body)
         self.local.store_page(uscc, day, page, started_at=lookup.sequence)
         if role is not None:
@@ -188,7 +213,7 @@ class PageCache:
 
     async def remember_role(self, person_id: int, uscc: str, role: str | None, *,
                             started_at: int) -> None:
-        await self.redis.set(*self._role_entry(person_id, uscc, role), ex=ROLE_TTL_S)
+        await self._set([(*self._role_entry(person_id, uscc, role), ROLE_TTL_S)])
         self.local.store_role(person_id, uscc, role, started_at=started_at)
 
     @staticmethod

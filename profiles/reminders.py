@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Severity = Literal["overdue", "critical", "warning", "info"]
@@ -23,7 +23,9 @@ class Reminder:
     ref: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every field, slow on every cold page.
+        return {"kind": self.kind, "title": self.title, "due_on": self.due_on,
+                "days_left": self.days_left, "severity": self.severity, "ref": self.ref}
 
 
 def severity_for(days_left: int) -> Severity:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from core import clock
-from core.db import conn, is_postgres, new_sql
+from core.db import conn, new_sql
 from profiles.schemas import EnterpriseInput, LicenceInput, MatterInput
 
 PROFILE_COLUMNS = (
@@ -282,35 +282,79 @@ def _json_object(alias: str, columns: Sequence[str]) -> str:
     return "json_build_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in columns) + ")"
 
 
-# PostgreSQL: the profile part of a page in ONE round trip (the cold page's biggest cost was
-# round trips); tags, licences and matters come back as JSON arrays in the same row.
-_PAGE_ROW_POSTGRES = (
-    f"SELECT {_PAGE_ENTERPRISE_COLUMNS}, "
-    "(SELECT json_agg(t.tag ORDER BY t.tag) FROM enterprise_tags t "
-    " WHERE t.enterprise_id = e.id) AS tags_json, "
-    f"(SELECT json_agg({_json_object('l', _PAGE_LICENCE_COLUMNS)} ORDER BY l.expires_on) "
-    " FROM licences l WHERE l.enterprise_id = e.id) AS licences_json, "
-    f"(SELECT json_agg({_json_object('m', _PAGE_MATTER_COLUMNS)} "
-    "  ORDER BY m.due_on, m.source_updated_at) "
-    f" FROM matters m WHERE m.enterprise_id = e.id AND m.{_PAGE_MATTER_STATES}) AS matters_json "
-    "FROM enterprises e WHERE e.uscc = $1"
-)
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """One page to load: the enterprise, and whose membership to check on the way (if any)."""
+    uscc: str
+    person_id: int | None
 
 
-async def page_rows(uscc: str) -> dict[str, Any] | None:
-    """Everything the profile part of the page needs: one statement on PostgreSQL, four
-    indexed queries on SQLite (in process: no round trips to save). Callers pin the
-    connection (`core.db.pinned_connection`, as `profiles.page.build_page` does).
-    Dates inside the JSON arrays arrive as ISO strings, as they do from SQLite."""
-    if is_postgres():
-        rows = await conn().execute_query_dict(_PAGE_ROW_POSTGRES, [uscc])
-        if not rows:
-            return None
-        enterprise = dict(rows[0])
+@dataclass(frozen=True, slots=True)
+class PageRow:
+    enterprise: dict[str, Any] | None  # None: no such enterprise
+    role: str | None  # the asking person's membership role; None: not a member or not asked
+    sections: list[list[dict[str, Any]]]  # each extra section's rows, in the order asked
+
+
+def _page_statement(sections: Sequence[str]) -> str:
+    """PostgreSQL: every page of a batch — profile, membership check and each section's rows —
+    in ONE statement (the cold page's cost was round trips and per-statement overhead).
+    Tags, licences, matters and section rows come back as JSON arrays in the enterprise's row;
+    `$3` is the current instant for the sections' visibility conditions."""
+    columns = ", ".join(f"e.{c.strip()}" for c in _PAGE_ENTERPRISE_COLUMNS.split(","))
+    extra = "".join(f", ({sql}) AS section_{i}" for i, sql in enumerate(sections))
+    return (
+        "SELECT (SELECT m.role FROM memberships m WHERE m.enterprise_id = e.id "
+        "AND m.person_id = q.person_id) AS asker_role, $3::timestamptz AS rendered_at, "
+        f"{columns}, "
+        "(SELECT json_agg(t.tag ORDER BY t.tag) FROM enterprise_tags t "
+        " WHERE t.enterprise_id = e.id) AS tags_json, "
+        f"(SELECT json_agg({_json_object('l', _PAGE_LICENCE_COLUMNS)} ORDER BY l.expires_on) "
+        " FROM licences l WHERE l.enterprise_id = e.id) AS licences_json, "
+        f"(SELECT json_agg({_json_object('m', _PAGE_MATTER_COLUMNS)} "
+        "  ORDER BY m.due_on, m.source_updated_at) "
+        f" FROM matters m WHERE m.enterprise_id = e.id AND m.{_PAGE_MATTER_STATES}) "
+        f"AS matters_json{extra} "
+        "FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS q(uscc, person_id, ord) "
+        "LEFT JOIN enterprises e ON e.uscc = q.uscc ORDER BY q.ord"
+    )
+
+
+_statements: dict[tuple[str, ...], str] = {}
+
+
+async def page_rows(queries: Sequence[PageQuery], *, sections: Sequence[str],
+                    now: dt.datetime) -> list[PageRow]:
+    """PostgreSQL only (`is_postgres()`): the rows of a batch of pages in one statement, one
+    PageRow per query in order. `sections` are scalar subqueries giving a section's rows for
+    the enterprise `e` as a JSON array. Dates inside the JSON arrays arrive as ISO strings, as
+    they do from SQLite."""
+    key = tuple(sections)
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = _page_statement(sections)
+    rows = await conn().execute_query_dict(
+        statement, [[q.uscc for q in queries], [q.person_id for q in queries], now])
+    result: list[PageRow] = []
+    for row in rows:
+        enterprise = dict(row)
+        role = enterprise.pop("asker_role")
+        del enterprise["rendered_at"]
+        if enterprise["id"] is None:
+            result.append(PageRow(None, role, []))
+            continue
         enterprise["tags"] = orjson.loads(enterprise.pop("tags_json") or "[]")
         enterprise["licences"] = orjson.loads(enterprise.pop("licences_json") or "[]")
         enterprise["matters"] = orjson.loads(enterprise.pop("matters_json") or "[]")
-        return enterprise
+        extra = [orjson.loads(enterprise.pop(f"section_{i}") or "[]")
+                 for i in range(len(sections))]
+        result.append(PageRow(enterprise, None if role is None else str(role), extra))
+    return result
+
+
+async def page_row(uscc: str) -> dict[str, Any] | None:
+    """Any database, one enterprise: the profile part of its page in four indexed queries
+    (SQLite runs in process: there are no round trips to save)."""
     fetch = conn().execute_query_dict
     sql = new_sql()
     rows = await fetch(

@@ -3,7 +3,6 @@ domain); cache invalidation and change events happen only after the commit."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -12,11 +11,10 @@ import orjson
 from tortoise.transactions import in_transaction
 
 from core import clock
-from core.db import pinned_connection
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.principals import Principal
 from profiles import repository
-from profiles.page import build_page
+from profiles.page import render_page
 from profiles.page_cache import CachedPage, get_page_cache
 from profiles.repository import EnterpriseChange
 from profiles.schemas import EnterpriseInput, MatterInput
@@ -104,6 +102,16 @@ async def authorize_enterprise_read(principal: Principal, uscc: str) -> str | No
     return role
 
 
+def cached_page_for_member(person_id: int, uscc: str) -> CachedPage | None:
+    """Today's page from this process's cache when this person is known, from the same cache,
+    to be a member; None in every other case (then `get_page` decides)."""
+    lookup = get_page_cache().local_lookup(uscc, day=clock.today_shanghai().isoformat(),
+                                           person_id=person_id)
+    if lookup is None or not lookup.role_known or not lookup.role:
+        return None
+    return lookup.page
+
+
 async def get_page(principal: Principal, uscc: str) -> CachedPage:
     cache = get_page_cache()
     day = clock.today_shanghai().isoformat()
@@ -114,26 +122,23 @@ async def get_page(principal: Principal, uscc: str) -> CachedPage:
     role_known = person_id is not None and lookup.role_known
     if role_known and not lookup.role:
         raise Forbidden("You are not a member of this enterprise.")
-    if role_known and lookup.page is not None:
+    if person_id is None:
+        await authorize_enterprise_read(principal, uscc)  # admins, kiosk sessions: token alone
+    elif not role_known and lookup.page is not None:
+        role = await repository.membership_role(person_id, uscc)
+        await cache.remember_role(person_id, uscc, role, started_at=lookup.sequence)
+        if role is None:
+            raise Forbidden("You are not a member of this enterprise.")
+    if lookup.page is not None:
         return lookup.page  # the hot path: no database, no Redis write
-    # The membership check and the render share one connection (see profiles.page);
-    # admins and kiosk sessions are authorised from their token alone.
-    needs_database = lookup.page is None or person_id is not None
-    async with pinned_connection() if needs_database else contextlib.nullcontext():
-        learned: tuple[int, str | None] | None = None
-        if not role_known:
-            role = await authorize_enterprise_read(principal, uscc)
-            if person_id is not None:
-                learned = (person_id, role)
-        if lookup.page is not None:
-            if learned is not None:
-                await cache.remember_role(learned[0], uscc, learned[1],
-                                         started_at=lookup.sequence)
-            return lookup.page
-        page = await build_page(uscc)
-    if page is None:
+    # A cold page: the membership check rides in the render's statement (profiles.page).
+    rendered = await render_page(uscc, person_id=None if role_known else person_id)
+    learned = (person_id, rendered.role) if person_id is not None and not role_known else None
+    if learned is not None and learned[1] is None:
+        raise Forbidden("You are not a member of this enterprise.")
+    if rendered.page is None:
         raise NotFound(f"No enterprise {uscc} is registered.", field="uscc")
-    return await cache.store(uscc, lookup=lookup, day=day, body=orjson.dumps(page),
+    return await cache.store(uscc, lookup=lookup, day=day, body=orjson.dumps(rendered.page),
                              role=learned)
 
 

@@ -11,6 +11,7 @@ from api.responses import JsonResponse, PreparedResponse, read_json
 from core.errors import Forbidden
 from profiles import accounts, service
 from profiles.page import build_page
+from profiles.page_cache import CachedPage
 from profiles.schemas import parse_enterprise, parse_matter, validate_uscc
 
 
@@ -54,8 +55,12 @@ async def get_page(request: Request) -> Response:
     if caller.kind == "integration":
         raise Forbidden("Department systems cannot read enterprise pages.")
     page = await service.get_page(caller, uscc)
+    return page_response(page, if_none_match=request.headers.get("if-none-match", ""))
+
+
+def page_response(page: CachedPage, *, if_none_match: str) -> Response:
     headers = [(b"etag", page.etag.encode()), *_PAGE_HEADERS]
-    if page.etag in request.headers.get("if-none-match", ""):
+    if page.etag in if_none_match:
         return PreparedResponse(b"", status_code=304, raw_headers=headers)
     return PreparedResponse(page.body, raw_headers=[*headers, _JSON])
 
@@ -76,9 +81,12 @@ async def put_matter(request: Request) -> Response:
     )
 
 
+PAGE_ROUTE = Route("/v1/enterprises/{uscc}/page", get_page, methods=["GET"])
+
 routes = [
-    # The page first: it is the hottest route, and Starlette tries routes in order.
-    Route("/v1/enterprises/{uscc}/page", get_page, methods=["GET"]),
+    # The page first: it is the hottest route, and Starlette tries routes in order (a page
+    # already in this process's cache is answered before the router: api.page_shortcut).
+    PAGE_ROUTE,
     Route("/v1/enterprises/{uscc}", put_enterprise, methods=["PUT"]),
     Route("/v1/enterprises/{uscc}", get_enterprise, methods=["GET"]),
     Route("/v1/matters/{source_system}/{external_id}", put_matter, methods=["PUT"]),

@@ -6,6 +6,7 @@ never satisfies eq, in, prefix or range, so `not` of such a condition is satisfi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -97,6 +98,7 @@ def explain(rule: Rule, facts: EnterpriseFacts, *, industry_label: IndustryLabel
     return list(dict.fromkeys(reasons)) or [EVERYONE]
 
 
+@functools.lru_cache(maxsize=4096)
 def table_industry_label(code: str) -> str:
     """The GB/T 4754 label ("C39 计算机、通信和其他电子设备制造业"); the bare code if unknown."""
     try:

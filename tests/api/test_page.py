@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import httpx
@@ -134,3 +135,32 @@ async def test_unknown_enterprise_and_bad_code(client: httpx.AsyncClient) -> Non
     bad = await client.get("/v1/enterprises/not-a-code/page", headers=f.bearer(admin))
     assert bad.status_code == 422
     assert bad.json()["field"] == "uscc"
+
+
+async def test_concurrent_cold_pages_each_get_their_own_page_and_membership_check(
+        client: httpx.AsyncClient) -> None:
+    """Cold pages asked for at the same moment share one render (core.batching): each caller
+    still gets exactly its enterprise's page, and a non-member in the same batch is refused."""
+    key = await f.integration_key("tax")
+    names = {f.new_uscc(): f"并发企业{i}" for i in range(4)}
+    for uscc, name in names.items():
+        assert (await f.put_enterprise(client, key, uscc, name=name)).status_code == 201
+    ents = list(names)
+    members = [await f.person_with_token(client, f"1360000010{i}", [(uscc, "staff")])
+               for i, uscc in enumerate(ents)]
+    outsider = members[0][1]["access_token"]  # a member of ents[0] only
+
+    async def page(uscc: str, token: str) -> httpx.Response:
+        return await client.get(f"/v1/enterprises/{uscc}/page", headers=f.bearer(token))
+
+    asks = [(uscc, tokens["access_token"]) for uscc, (_, tokens) in zip(ents, members,
+                                                                        strict=True)]
+    asks += [(ents[1], outsider), (ents[2], outsider), (ents[0], members[3][1]["access_token"])]
+    answers = await asyncio.gather(*(page(uscc, token) for uscc, token in asks))
+    for (uscc, _), answer in zip(asks[:4], answers[:4], strict=True):
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["enterprise"]["uscc"] == uscc
+        assert answer.json()["enterprise"]["name"] == names[uscc]
+    assert [a.status_code for a in answers[4:]] == [403, 403, 403]
+    missing = await page(f.new_uscc(), outsider)
+    assert missing.status_code == 403  # not a member of what does not exist either

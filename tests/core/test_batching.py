@@ -1,0 +1,101 @@
+"""Batcher: concurrent calls share one load, each caller gets its own value or the error."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Sequence
+
+import pytest
+
+from core.batching import Batcher
+
+caller_state: contextvars.ContextVar[str] = contextvars.ContextVar("caller_state", default="")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+        self.seen_state: list[str] = []
+
+    async def load(self, keys: Sequence[int]) -> list[str]:
+        self.batches.append(list(keys))
+        self.seen_state.append(caller_state.get())
+        await self.release.wait()
+        if 13 in keys:
+            raise ValueError("unlucky batch")
+        return [f"value-{k}" for k in keys]
+
+
+async def test_calls_in_one_loop_turn_share_one_load_in_order() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder.load, name="t")
+    values = await asyncio.gather(*(batcher(k) for k in (3, 1, 3, 2)))
+    assert values == ["value-3", "value-1", "value-3", "value-2"]
+    assert recorder.batches == [[3, 1, 3, 2]]
+    assert await batcher(9) == "value-9"  # a lone call is not held back
+    assert recorder.batches[-1] == [9]
+
+
+async def test_a_failed_load_fails_its_own_callers_only() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder.load, name="t")
+    results = await asyncio.gather(batcher(13), batcher(14), return_exceptions=True)
+    assert all(isinstance(r, ValueError) for r in results)
+    assert await batcher(15) == "value-15"
+
+
+async def test_calls_gather_while_the_in_flight_limit_is_reached() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    batcher = Batcher(recorder.load, name="t", max_in_flight=1)
+    first = asyncio.create_task(batcher(1))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    later = [asyncio.create_task(batcher(k)) for k in (2, 3, 4)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert recorder.batches == [[1]]  # 2, 3 and 4 wait for the batch in flight
+    recorder.release.set()
+    assert await first == "value-1"
+    assert await asyncio.gather(*later) == ["value-2", "value-3", "value-4"]
+    assert recorder.batches == [[1], [2, 3, 4]]
+
+
+async def test_batches_are_split_at_max_batch() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder.load, name="t", max_batch=2, max_in_flight=4)
+    assert await asyncio.gather(*(batcher(k) for k in range(5))) == [
+        f"value-{k}" for k in range(5)]
+    assert recorder.batches == [[0, 1], [2, 3], [4]]
+
+
+async def test_a_cancelled_caller_leaves_the_others_their_values() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    batcher = Batcher(recorder.load, name="t")
+    leaving = asyncio.create_task(batcher(1))
+    staying = asyncio.create_task(batcher(2))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    leaving.cancel()
+    recorder.release.set()
+    assert await staying == "value-2"
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+
+
+async def test_the_load_does_not_see_a_callers_context() -> None:
+    """A caller's transaction or pinned connection lives in context variables: a batch
+    shared with other requests must not run inside it."""
+    recorder = Recorder()
+    batcher = Batcher(recorder.load, name="t")
+
+    async def inside_a_transaction() -> str:
+        caller_state.set("caller's transaction")
+        return await batcher(1)
+
+    assert await asyncio.create_task(inside_a_transaction()) == "value-1"
+    assert recorder.seen_state == [""]
