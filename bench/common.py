@@ -80,23 +80,36 @@ def process_rss_mib(pid: int) -> float:
     return 0.0
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its children (uvicorn's workers)."""
+    total = process_cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if int(text.rsplit(")", 1)[1].split()[1]) == pid:  # field 4: the parent's pid
+            total += _cpu_seconds(text)
+    return total
+
+
 @dataclass
 class Server:
     port: int
     pid: int
 
     def cpu(self) -> float:
-        return process_cpu_seconds(self.pid)
+        return process_tree_cpu_seconds(self.pid)
 
 
 @contextmanager
-def uvicorn_server(app: str, *, env: dict[str, str]) -> Iterator[Server]:
-    """One uvicorn worker with the production settings (httptools, uvloop, no access log)."""
+def uvicorn_server(app: str, *, env: dict[str, str], workers: int = 1) -> Iterator[Server]:
+    """uvicorn with the production settings (httptools, uvloop, no access log)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port",
          str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log",
-         "--log-level", "warning"],
+         "--log-level", "warning", *(["--workers", str(workers)] if workers > 1 else [])],
         env=env, cwd=ROOT,
     )
     try:

@@ -2,10 +2,13 @@
 Starlette JSON endpoint measured in the same run with the same uvicorn settings.
 
     .venv/bin/python bench/page.py [--enterprises 199000] [--seconds 10] [--connections 64]
+                                   [--workers 1]
 
 Uses PostgreSQL + Redis (ENTPAGE_DATABASE_URL / ENTPAGE_REDIS_URL, default: the local
-`entpage_bench` database and Redis db 14) and seeds the population if it is missing. Load comes
-from wrk on the other core; each request carries a real staff member's JWT for a random enterprise.
+`entpage_bench` database and Redis db 14) and seeds the population if it is missing, then
+publishes the notices and policies of bench/page_content.py once (≈ 3 notices and ≈ 2 policies a
+page). Load comes from wrk on the other core; each request carries a real staff member's JWT for
+a random enterprise.
 Targets (issue 2): cached ≥ 50% of the ceiling with p99 < 25 ms at 64 connections; uncached p99 < 50 ms.
 """
 
@@ -59,10 +62,12 @@ async def _prepare(env: dict[str, str], *, enterprises: int, hot: int, cold: int
     for a separate set that warms the server up (pools, statement caches) unmeasured, and for
     a second cold set measured at lower concurrency."""
     os.environ.update(env)
+    from bench.page_content import ensure_page_content
     from core.db import close_db, conn, init_db
     from core.redis import close_redis, init_redis
     from core.settings import get_settings, reset_settings_cache
     from core.tokens import init_tokens
+    from profiles.page_cache import init_page_cache
 
     reset_settings_cache()
     settings = get_settings()
@@ -77,11 +82,26 @@ async def _prepare(env: dict[str, str], *, enterprises: int, hot: int, cold: int
         subprocess.run([sys.executable, "-m", "core.cli", "seed",  # noqa: ASYNC221
                         "--enterprises", str(enterprises), "--reset"], env=env, check=True)
         await init_db(settings)
+    redis = init_redis(settings)
+    init_page_cache(redis, ttl_s=settings.page_cache_ttl_s)
+    await ensure_page_content()
     rows = await conn().execute_query_dict(
         "SELECT e.uscc, MIN(m.person_id) AS person_id FROM enterprises e "
         "JOIN memberships m ON m.enterprise_id = e.id GROUP BY e.uscc"
     )
-    redis = init_redis(settings)
+    memory = (await conn().execute_query_dict(
+        "SELECT current_setting('shared_buffers') AS buffers, "
+        "pg_size_pretty(pg_database_size(current_database())) AS size, "
+        "pg_database_size(current_database()) > pg_size_bytes(current_setting('shared_buffers')) "
+        "AS bigger"))[0]
+    print(f"bench: PostgreSQL shared_buffers {memory['buffers']}, database {memory['size']}",
+          file=sys.stderr)
+    if memory["bigger"]:
+        # This VM reclaims the OS page cache within minutes: reads of a database larger than
+        # shared_buffers go to disk and stall cold pages for up to a second (BENCHMARKS.md).
+        print("bench: WARNING: the database is larger than shared_buffers; cold-page figures "
+              "will include disk reads (see BENCHMARKS.md, measurement conditions)",
+              file=sys.stderr)
     await redis.flushdb()  # start from an empty cache; PostgreSQL is the record
     await close_redis()
     await close_db()
@@ -128,12 +148,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--hot", type=int, default=2_000, help="enterprises in the cached set")
     parser.add_argument("--cold", type=int, default=60_000, help="distinct never-cached pages")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn workers, for the baseline and the page alike")
     args = parser.parse_args()
     env = bench_env()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        hot, cold, prewarm, cold_low = asyncio.run(_prepare(env, enterprises=args.enterprises, hot=args.hot,
-                                         cold=args.cold, workdir=workdir))
+        hot, cold, prewarm, cold_low = asyncio.run(_prepare(
+            env, enterprises=args.enterprises, hot=args.hot, cold=args.cold, workdir=workdir))
         random_lua, sequential_lua = workdir / "random.lua", workdir / "seq.lua"
         random_lua.write_text(LUA_RANDOM % hot)
         sequential_lua.write_text(LUA_SEQUENTIAL % cold)
@@ -142,13 +164,14 @@ def main() -> None:
         cold_low_lua = workdir / "cold-low.lua"
         cold_low_lua.write_text(LUA_SEQUENTIAL % cold_low)
         results: list[LoadResult] = []
-        with uvicorn_server("bench.baseline_app:create_app", env=env) as server:
+        with uvicorn_server("bench.baseline_app:create_app", env=env,
+                            workers=args.workers) as server:
             run_wrk("warm-up", f"http://127.0.0.1:{server.port}/hello", seconds=2)
             baseline = run_wrk("baseline: plain Starlette JSON",
                                f"http://127.0.0.1:{server.port}/hello",
                                connections=args.connections, seconds=args.seconds, server=server)
         results.append(baseline)
-        with uvicorn_server("api.app:create_app", env=env) as server:
+        with uvicorn_server("api.app:create_app", env=env, workers=args.workers) as server:
             url = f"http://127.0.0.1:{server.port}"
             # Like the baseline's warm-up: connection pools filled, statements prepared, on
             # enterprises that are not measured afterwards.
@@ -168,7 +191,7 @@ def main() -> None:
                                    server=server))
         print()
         print(f"GET /page, {args.enterprises:,} enterprises, {args.connections} connections, "
-              f"{args.seconds}s each, 1 uvicorn worker (httptools + uvloop), wrk -t1")
+              f"{args.seconds}s each, {args.workers} uvicorn worker(s) (httptools + uvloop), wrk -t1")
         print_table(results, baseline)
         cached, uncached = results[3], results[1]
         ratio = cached.requests_per_s / baseline.requests_per_s
