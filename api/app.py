@@ -32,6 +32,7 @@ from core.tokens import init_tokens
 from notices import page_sections as _notice_page_sections  # noqa: F401  (registers sections)
 from profiles.page_cache import init_page_cache
 from push import service as _push_hooks  # noqa: F401  (deliveries are created on publish)
+from push.stream import close_hub
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
         finally:
             await page_cache.stop_listener()
             if manage_resources:
+                await close_hub()  # the live stream's listeners, before their Redis goes
                 await close_redis()
                 await close_db()
 
