@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 
 from core.settings import Settings
 
 _client: aioredis.Redis | None = None
+log = logging.getLogger(__name__)
+PUBSUB_CLOSE_S = 2.0
+
+
+def end_if_cancel_lost() -> None:
+    """Raise CancelledError if this task has a cancel pending that never arrived. redis-py
+    sends through asyncio.wait_for, which on Python 3.11 drops a cancel that lands just as
+    the send completes (cpython gh-86296): a pub/sub loop calls this before each wait."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def close_pubsub(pubsub: PubSub, *, event: str) -> None:
+    """Close within PUBSUB_CLOSE_S: a close stuck on a dead socket or the pool's lock must not
+    keep a stopping loop (and whoever stops it) alive. A failure is logged as `event`."""
+    try:
+        async with asyncio.timeout(PUBSUB_CLOSE_S):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+    except Exception:
+        log.warning(event, exc_info=True)
 
 
 def make_redis(settings: Settings) -> aioredis.Redis:

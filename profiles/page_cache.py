@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from core.batching import Batcher
+from core.redis import close_pubsub, end_if_cancel_lost
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,6 @@ class PageCache:
     # asyncio.wait_for, which on Python 3.11 drops a cancel that lands just as a send completes
     # (cpython gh-86296), and a stop that awaited such a listener hung CI for good.
     LISTENER_STOP_S = 5.0  # how long stop_listener waits before it logs and moves on
-    LISTENER_CLOSE_S = 2.0  # bound on closing the pub/sub connection
     PING_IDLE_S = 5.0  # ping after this long without a message …
     DEAD_AFTER_S = 15.0  # … and give the connection up after this long without any answer
     _listener_stop: asyncio.Event | None = None
@@ -287,19 +287,12 @@ class PageCache:
         self.local.clear()
 
     async def _listen(self, stop: asyncio.Event) -> None:
-        me = asyncio.current_task()
-
-        def end_if_cancelled() -> None:
-            # A cancel lost inside redis-py (see above) is still pending on this task.
-            if me is not None and me.cancelling():
-                raise asyncio.CancelledError
-
         loop = asyncio.get_running_loop()
         backoff = 0.1
         while not stop.is_set():
             pubsub = self.redis.pubsub()
             try:
-                end_if_cancelled()
+                end_if_cancel_lost()
                 await pubsub.subscribe(CHANNEL)
                 # Live only once Redis confirms the subscription: a message published before
                 # that would not reach us. A server that does not confirm is given up.
@@ -307,7 +300,7 @@ class PageCache:
                 while True:
                     if stop.is_set():
                         return  # stopped while subscribing: never go live again
-                    end_if_cancelled()
+                    end_if_cancel_lost()
                     reply = await pubsub.get_message(timeout=1.0)
                     if reply is not None and reply["type"] == "subscribe":
                         break
@@ -320,7 +313,7 @@ class PageCache:
                 log.info("profiles.page_cache.subscribed")
                 heard = pinged = loop.time()
                 while not stop.is_set():
-                    end_if_cancelled()
+                    end_if_cancel_lost()
                     # A short timeout, so the stop checks above run at least once a second.
                     message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                        timeout=1.0)
@@ -344,13 +337,7 @@ class PageCache:
             finally:
                 self.local.live = False
                 self.local.clear()
-                try:
-                    # Bounded: a close that waits on a dead socket or the pool's lock must not
-                    # keep this task (and whoever stops it) alive.
-                    async with asyncio.timeout(self.LISTENER_CLOSE_S):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
-                except Exception:
-                    log.warning("profiles.page_cache.listener.close_failed", exc_info=True)
+                await close_pubsub(pubsub, event="profiles.page_cache.listener.close_failed")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(backoff):
                     await stop.wait()

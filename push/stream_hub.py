@@ -37,9 +37,9 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
 
 from core import clock
+from core.redis import close_pubsub, end_if_cancel_lost
 from notices import repository as notices_repository
 from profiles.page import build_page
 from profiles.page_cache import CHANNEL as PAGE_CHANNEL
@@ -60,26 +60,6 @@ CATCH_UP_MARGIN_S = 5.0
 CATCH_UP_LIMIT = 100
 _FETCH_BATCH = 200
 STOP_S = 5.0  # how long close() waits for the hub's tasks before it logs and moves on
-PUBSUB_CLOSE_S = 2.0
-
-
-def _end_if_cancel_lost() -> None:
-    """Raise CancelledError if this task has a cancel pending that never arrived: redis-py
-    sends through asyncio.wait_for, which on Python 3.11 drops a cancel that lands just as the
-    send completes (cpython gh-86296), and so does our own wait_for in _poll."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-async def _close_pubsub(pubsub: PubSub) -> None:
-    """Close within PUBSUB_CLOSE_S (a dead socket or the pool's lock must not keep a stopping
-    listener alive); a failure is logged, not raised."""
-    try:
-        async with asyncio.timeout(PUBSUB_CLOSE_S):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
-    except Exception:
-        log.warning("push.stream.listener.close_failed", exc_info=True)
 
 
 def log_key(uscc: str) -> str:
@@ -355,13 +335,13 @@ class StreamHub:
         while not stop.is_set():
             pubsub = self.redis.pubsub()
             try:
-                _end_if_cancel_lost()
+                end_if_cancel_lost()
                 await pubsub.subscribe(EVENTS_CHANNEL, PAGE_CHANNEL)
                 subscribed_here: set[str] = set()
                 # After a reconnect, resubscribe everything; confirmations trigger catch-ups.
                 self._to_subscribe |= set(self._watch)
                 while not stop.is_set():
-                    _end_if_cancel_lost()
+                    end_if_cancel_lost()
                     await self._apply_subscriptions(pubsub, subscribed_here)
                     message = await pubsub.get_message(timeout=0.2)
                     if message is not None:
@@ -377,7 +357,7 @@ class StreamHub:
                     async with asyncio.timeout(1.0):
                         await stop.wait()
             finally:
-                await _close_pubsub(pubsub)
+                await close_pubsub(pubsub, event="push.stream.listener.close_failed")
 
     async def _apply_subscriptions(self, pubsub: Any, subscribed_here: set[str]) -> None:
         if self._to_unsubscribe:
@@ -488,7 +468,7 @@ class StreamHub:
                 await asyncio.wait_for(self._check_now.wait(), timeout=self.poll_s)
             if stop.is_set():
                 return
-            _end_if_cancel_lost()
+            end_if_cancel_lost()
             self._check_now.clear()
             try:
                 await self.check_pages()

@@ -40,11 +40,10 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from firebase_admin import credentials
-from redis.asyncio.client import PubSub
 from tortoise.transactions import in_transaction
 
 from core import clock
-from core.redis import get_redis
+from core.redis import close_pubsub, end_if_cancel_lost, get_redis
 from core.settings import Settings, get_settings
 from push import events, repository
 from push.config import PushConfig, push_config
@@ -114,26 +113,6 @@ async def _wait(event: asyncio.Event, seconds: float) -> bool:
 
 
 WAKE_STOP_S = 5.0  # how long a stopping worker waits for its wake-up listener
-PUBSUB_CLOSE_S = 2.0
-
-
-def _end_if_cancel_lost() -> None:
-    """Raise CancelledError if this task has a cancel pending that never arrived: redis-py
-    sends through asyncio.wait_for, which on Python 3.11 drops a cancel that lands just as the
-    send completes (cpython gh-86296)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-async def _close_pubsub(pubsub: PubSub, *, event: str) -> None:
-    """Close within PUBSUB_CLOSE_S: a close stuck on a dead socket or the pool's lock must not
-    keep a stopping loop alive. A failure is logged, not raised."""
-    try:
-        async with asyncio.timeout(PUBSUB_CLOSE_S):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
-    except Exception:
-        log.warning(event, exc_info=True)
 
 
 class _Worker:
@@ -415,11 +394,11 @@ class _Worker:
         while not stop.is_set():
             pubsub = self.redis.pubsub()
             try:
-                _end_if_cancel_lost()
+                end_if_cancel_lost()
                 await pubsub.subscribe(events.WAKE_CHANNEL)
                 backoff = 0.5
                 while not stop.is_set():
-                    _end_if_cancel_lost()
+                    end_if_cancel_lost()
                     message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                        timeout=1.0)
                     if message is not None:
@@ -429,7 +408,7 @@ class _Worker:
             except Exception as error:
                 log.info("push.worker.wake_reconnect", extra={"error": repr(error)[:200]})
             finally:
-                await _close_pubsub(pubsub, event="push.worker.wake_close_failed")
+                await close_pubsub(pubsub, event="push.worker.wake_close_failed")
             if not stop.is_set():  # only after a failure: wait before reconnecting
                 await _wait(stop, backoff)
                 backoff = min(30.0, backoff * 2)
