@@ -7,6 +7,7 @@ Each session gets its own fresh database, migrated with Alembic exactly as `entp
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,8 +20,9 @@ import redis.asyncio as aioredis
 
 from core import clock, migrate
 from core.db import close_db, init_db, truncate_all
-from core.redis import close_redis, init_redis
+from core.redis import close_redis, init_redis, make_redis
 from core.settings import Settings, get_settings, reset_settings_cache
+from tests.redis_helpers import reachable_or_skip
 
 TEST_DATABASE_URL = os.environ.get("ENTPAGE_TEST_DATABASE_URL", "").strip()
 TEST_REDIS_URL = os.environ.get("ENTPAGE_TEST_REDIS_URL", "").strip()
@@ -151,3 +153,15 @@ def _settings_reread_after_each_test() -> Iterator[None]:
     """A test that changes the environment must not leak changed settings into the next."""
     yield
     reset_settings_cache()
+
+
+@pytest.fixture
+async def production_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    """A client built as production builds it (core.redis.make_redis: blocking pool, socket
+    timeouts) on a real server: the test database when ENTPAGE_TEST_REDIS_URL is set, else
+    127.0.0.1:6379/9, where the tests using it only subscribe and ping (no keys)."""
+    url = settings.redis_url or "redis://127.0.0.1:6379/9"
+    client = await reachable_or_skip(
+        make_redis(dataclasses.replace(settings, redis_url=url)))
+    yield client
+    await client.aclose()

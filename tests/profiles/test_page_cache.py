@@ -4,17 +4,12 @@ the pub/sub delivery time, and never trusts its local layer without a live subsc
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-from collections.abc import AsyncIterator
-from typing import Any
 
-import pytest
 import redis.asyncio as aioredis
 
-from core.redis import make_redis
-from core.settings import Settings
 from profiles.page_cache import PageCache
+from tests.redis_helpers import until_suspended_in
 
 DAY = "2026-11-21"
 
@@ -103,32 +98,6 @@ async def test_membership_answers_are_dropped_everywhere(redis_client: aioredis.
 # ------------------------------------------------------------- stopping, whatever Redis does
 
 
-@pytest.fixture
-async def production_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    """A client built as production builds it (core.redis.make_redis: blocking pool, socket
-    timeouts) on a real server: the test database when ENTPAGE_TEST_REDIS_URL is set, else
-    127.0.0.1:6379/9, where these tests only subscribe and ping (no keys)."""
-    url = settings.redis_url or "redis://127.0.0.1:6379/9"
-    client = make_redis(dataclasses.replace(settings, redis_url=url))
-    try:
-        await client.ping()
-    except (aioredis.ConnectionError, OSError):
-        await client.aclose()
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    yield client
-    await client.aclose()
-
-
-def _suspended_in(task: asyncio.Task[None], name: str) -> bool:
-    """Whether `task` is suspended somewhere inside a coroutine function called `name`."""
-    awaited: Any = task.get_coro()
-    while awaited is not None:
-        if getattr(getattr(awaited, "cr_code", None), "co_name", None) == name:
-            return True
-        awaited = getattr(awaited, "cr_await", None)
-    return False
-
-
 async def test_stop_ends_the_listener_even_when_its_cancel_is_lost(
     production_redis: aioredis.Redis,
 ) -> None:
@@ -139,12 +108,10 @@ async def test_stop_ends_the_listener_even_when_its_cancel_is_lost(
     for _ in range(3):
         cache = PageCache(production_redis, ttl_s=60)
         starting = asyncio.create_task(cache.start_listener())
-        for _turn in range(10_000):  # a few loop turns until the first send is in flight
-            await asyncio.sleep(0)
-            if cache._listener is not None and _suspended_in(cache._listener, "wait_for"):
-                break
+        await asyncio.sleep(0)  # start_listener creates the listener task
         listener = cache._listener
         assert listener is not None
+        await until_suspended_in(listener, "wait_for")  # its first send is in flight
         began = time.monotonic()
         try:
             # Called inline: asyncio.wait_for would start stop_listener a loop turn late and

@@ -21,6 +21,7 @@ from firebase_admin import credentials
 from push.fakes.credentials import fake_service_account_info
 from push.fakes.fcm import RunningFakeFcm, running_fake_fcm
 from push.fakes.wechat import RunningFakeWeChat, running_fake_wechat
+from tests.redis_helpers import reachable_or_skip
 
 PROJECT_ID = "entpage-test"
 REAL_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -104,12 +105,8 @@ async def wechat_redis(request: pytest.FixtureRequest) -> AsyncIterator[aioredis
         yield client
         await client.aclose()
         return
-    client = aioredis.Redis.from_url(REAL_REDIS_URL, socket_connect_timeout=0.5)
-    try:
-        await client.ping()
-    except (aioredis.ConnectionError, OSError):
-        await client.aclose()
-        pytest.skip("no Redis at 127.0.0.1:6379")
+    client = await reachable_or_skip(
+        aioredis.Redis.from_url(REAL_REDIS_URL, socket_connect_timeout=0.5))
     yield client
     await client.aclose()
 

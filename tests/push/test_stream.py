@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import socket
 import subprocess
@@ -24,16 +23,17 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import redis.asyncio as aioredis
 import uvicorn
-from redis.exceptions import RedisError
 
 from core.principals import Principal
-from core.redis import get_redis, make_redis
+from core.redis import get_redis
 from core.settings import Settings, get_settings, reset_settings_cache
 from push import stream
 from push.stream_hub import ClientQueue, StreamEvent, StreamHub, log_key
 from tests import factories as f
 from tests.notices.helpers import RULE_NANSHA, World, make_world
+from tests.redis_helpers import until_suspended_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -346,54 +346,29 @@ async def _true() -> bool:
 
 
 async def test_hub_close_returns_even_when_its_listeners_cancel_is_lost(
-        settings: Settings) -> None:
+        production_redis: aioredis.Redis) -> None:
     """redis-py sends every command through asyncio.wait_for, which on Python 3.11 drops a
     cancel that lands just as the send completes: close() must still end the hub's listener
     promptly, not await it forever. Closed exactly there, during its SUBSCRIBE."""
-    # Built as production builds it (socket timeouts: the wait_for path), on a real server;
-    # the hub only subscribes here, so the embedded run may borrow 127.0.0.1:6379/9.
-    url = settings.redis_url or "redis://127.0.0.1:6379/9"
-    redis = make_redis(dataclasses.replace(settings, redis_url=url))
-    try:
-        await redis.ping()
-    except (RedisError, OSError):
-        await redis.aclose()
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    try:
-        for _ in range(3):
-            hub = StreamHub(redis, grace_s=30, poll_s=5)
-            hub._ensure_started()
-            listener = hub._tasks[0]
-            for _turn in range(10_000):  # a few loop turns until the first send is in flight
-                await asyncio.sleep(0)
-                if _suspended_in(listener, "wait_for"):
-                    break
-            tasks = list(hub._tasks)
-            began = time.monotonic()
-            try:
-                # Inline (asyncio.wait_for would start close() a loop turn late); bounded, so a
-                # regression fails here instead of hanging.
-                async with asyncio.timeout(10):
-                    await hub.close()
-                took = time.monotonic() - began
-                assert all(t.done() for t in tasks), "a hub task outlived close()"
-                assert took < 3.0, f"close() took {took:.1f} s"
-            finally:
-                for task in tasks:
-                    task.cancel()  # a second cancel: never leave a task running
-                await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        await redis.aclose()
-
-
-def _suspended_in(task: asyncio.Task[Any], name: str) -> bool:
-    """Whether `task` is suspended somewhere inside a coroutine function called `name`."""
-    awaited: Any = task.get_coro()
-    while awaited is not None:
-        if getattr(getattr(awaited, "cr_code", None), "co_name", None) == name:
-            return True
-        awaited = getattr(awaited, "cr_await", None)
-    return False
+    # `production_redis`: socket timeouts, hence redis-py's wait_for path.
+    for _ in range(3):
+        hub = StreamHub(production_redis, grace_s=30, poll_s=5)
+        hub._ensure_started()
+        await until_suspended_in(hub._tasks[0], "wait_for")  # its first send is in flight
+        tasks = list(hub._tasks)
+        began = time.monotonic()
+        try:
+            # Inline (asyncio.wait_for would start close() a loop turn late); bounded, so a
+            # regression fails here instead of hanging.
+            async with asyncio.timeout(10):
+                await hub.close()
+            took = time.monotonic() - began
+            assert all(t.done() for t in tasks), "a hub task outlived close()"
+            assert took < 3.0, f"close() took {took:.1f} s"
+        finally:
+            for task in tasks:
+                task.cancel()  # a second cancel: never leave a task running
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # ----------------------------------------------------------------------------- two processes
