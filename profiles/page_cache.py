@@ -140,8 +140,7 @@ class PageCache:
         # loop turn in one MGET, all stores in one pipeline.
         self._mget: Batcher[list[str], list[bytes | None]] = Batcher(
             self._mget_many, name="page_cache.lookup")
-        self._set: Batcher[list[SetEntry], None] = Batcher(self._set_many,
-                                                           name="page_cache.store")
+        self._set: Batcher[SetEntry, None] = Batcher(self._set_many, name="page_cache.store")
 
     async def _mget_many(self, key_lists: Sequence[list[str]]) -> list[list[bytes | None]]:
         # decode_responses is off on our clients: values are bytes or None.
@@ -153,13 +152,12 @@ class PageCache:
             start += len(keys)
         return result
 
-    async def _set_many(self, entry_lists: Sequence[list[SetEntry]]) -> list[None]:
+    async def _set_many(self, entries: Sequence[SetEntry]) -> list[None]:
         async with self.redis.pipeline(transaction=False) as pipe:
-            for entries in entry_lists:
-                for key, value, ttl_s in entries:
-                    pipe.set(key, value, ex=ttl_s)
+            for key, value, ttl_s in entries:
+                pipe.set(key, value, ex=ttl_s)
             await pipe.execute()
-        return [None] * len(entry_lists)
+        return [None] * len(entries)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -205,7 +203,7 @@ class PageCache:
         etag = etag_for(body)
         header = b"|".join([lookup.enterprise_stamp, lookup.global_stamp, day.encode(),
                             etag.encode()])
-        await self._set([(f"page:{uscc}", header + b"|" + body, self.ttl_s)])
+        await self._set((f"page:{uscc}", header + b"|" + body, self.ttl_s))
         page = CachedPage(etag, body)
         self.local.store_page(uscc, day, page, started_at=lookup.sequence)
         if role is not None:
@@ -214,7 +212,7 @@ class PageCache:
 
     async def remember_role(self, person_id: int, uscc: str, role: str | None, *,
                             started_at: int) -> None:
-        await self._set([(*self._role_entry(person_id, uscc, role), ROLE_TTL_S)])
+        await self._set((*self._role_entry(person_id, uscc, role), ROLE_TTL_S))
         self.local.store_role(person_id, uscc, role, started_at=started_at)
 
     @staticmethod
