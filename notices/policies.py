@@ -29,6 +29,7 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.memo import BoundedMemo
 from core.principals import Principal
 from notices import policy_repository as repo
 from notices import repository as notices_repository
@@ -363,7 +364,7 @@ def _rule(text: str) -> tuple[Rule, tuple[str, ...]]:
     return rule, tuple(sorted(_FACT_ATTRIBUTES[field] for field in rule_fields(rule)))
 
 
-_explained: dict[tuple[Any, ...], list[str]] = {}
+_explained: BoundedMemo[tuple[Any, ...], list[str]] = BoundedMemo(max_entries=50_000)
 
 
 def _reasons(rule_text: str, facts: EnterpriseFacts) -> list[str]:
@@ -371,30 +372,23 @@ def _reasons(rule_text: str, facts: EnterpriseFacts) -> list[str]:
     thousands of enterprises share the same few answers. Callers must not change the list."""
     rule, attributes = _rule(rule_text)
     key = (rule_text, *(getattr(facts, name) for name in attributes))
-    reasons = _explained.get(key)
-    if reasons is None:
-        if len(_explained) > 50_000:
-            _explained.clear()
-        reasons = _explained[key] = explain(rule, facts)
-    return reasons
+    return _explained.get(key, lambda: explain(rule, facts))
 
 
-_page_views: dict[tuple[Any, ...], dict[str, Any]] = {}
+_page_views: BoundedMemo[tuple[Any, ...], dict[str, Any]] = BoundedMemo(max_entries=4096)
 
 
 def _page_view(row: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
     """A policy as every matched page shows it, built once per edit (`updated_at`) and day:
     the same few policies appear on tens of thousands of pages. Callers copy it."""
-    key = (row["id"], str(row["updated_at"]), today)
-    view = _page_views.get(key)
-    if view is None:
-        if len(_page_views) > 4096:
-            _page_views.clear()
+
+    def build() -> dict[str, Any]:
         view = public_view({**row, "status": "published"}, today=today)
         view.pop("guide", None)
         view.pop("guide_hant", None)
-        _page_views[key] = view
-    return view
+        return view
+
+    return _page_views.get((row["id"], str(row["updated_at"]), today), build)
 
 
 def page_section(enterprise: Mapping[str, Any],

@@ -51,6 +51,7 @@ from tortoise.transactions import in_transaction
 from core import clock
 from core.db import Sql, is_postgres
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.memo import BoundedMemo
 from core.principals import Principal
 from notices import repository
 from notices.models import Notice, NoticeRevision
@@ -453,20 +454,17 @@ def inbox_item(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-_notice_items: dict[tuple[Any, ...], dict[str, Any]] = {}
+_notice_items: BoundedMemo[tuple[Any, ...], dict[str, Any]] = BoundedMemo(max_entries=4096)
 
 
 def _notice_item(notice_id: Any, revision: Any, published_at: Any, expire_at: Any,
                  corrected_at: Any, row: Mapping[str, Any]) -> dict[str, Any]:
     """The notice's part of an inbox item, built once per revision (a correction makes a new
     one): a notice to 199,000 enterprises shows the same on every page. Callers copy it."""
-    key = (notice_id, revision, str(published_at), str(expire_at), str(corrected_at))
-    item = _notice_items.get(key)
-    if item is None:
-        if len(_notice_items) > 4096:
-            _notice_items.clear()
+
+    def build() -> dict[str, Any]:
         corrected = corrected_at is not None
-        item = _notice_items[key] = {
+        return {
             "id": int(notice_id), "kind": row["kind"], "title": row["title"],
             "excerpt": plain_excerpt(row["body_html"]),
             "priority": row["priority"], "ack_required": bool(row["ack_required"]),
@@ -475,7 +473,9 @@ def _notice_item(notice_id: Any, revision: Any, published_at: Any, expire_at: An
             "corrected": corrected, "corrected_label": CORRECTED_LABEL if corrected else None,
             "corrected_at": iso(corrected_at),
         }
-    return item
+
+    return _notice_items.get(
+        (notice_id, revision, str(published_at), str(expire_at), str(corrected_at)), build)
 
 
 def facts_from_page_row(enterprise: Mapping[str, Any]) -> EnterpriseFacts:
