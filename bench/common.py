@@ -58,19 +58,21 @@ def process_cpu_seconds(pid: int) -> float:
     return _cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
 
 
+def _process_stats() -> Iterator[str]:
+    """The text of every process's /proc/<pid>/stat; processes that end meanwhile are skipped."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            yield stat.read_text()
+        except OSError:
+            continue
+
+
 def named_processes_cpu_seconds(name: str) -> float:
     """utime + stime of every process whose command is `name` (e.g. all PostgreSQL backends),
     so a benchmark can say what the database spent per request. Processes that end between two
     readings drop out; take the readings around a steady load."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        if text[text.find("(") + 1:text.rfind(")")] == name:
-            total += _cpu_seconds(text)
-    return total
+    return sum(_cpu_seconds(text) for text in _process_stats()
+               if text[text.find("(") + 1:text.rfind(")")] == name)
 
 
 def process_rss_mib(pid: int) -> float:
@@ -82,15 +84,9 @@ def process_rss_mib(pid: int) -> float:
 
 def process_tree_cpu_seconds(pid: int) -> float:
     """utime + stime of a process and its children (uvicorn's workers)."""
-    total = process_cpu_seconds(pid)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        if int(text.rsplit(")", 1)[1].split()[1]) == pid:  # field 4: the parent's pid
-            total += _cpu_seconds(text)
-    return total
+    return process_cpu_seconds(pid) + sum(
+        _cpu_seconds(text) for text in _process_stats()
+        if int(text.rsplit(")", 1)[1].split()[1]) == pid)  # field 4: the parent's pid
 
 
 @dataclass
