@@ -38,6 +38,14 @@ CHANNEL = "entpage:page-invalidation"
 _NO_ROLE = b"-"
 ROLE_TTL_S = 300
 SetEntry = tuple[str, bytes, int]  # key, value, seconds to live
+# SET key value EX ttl for every key: values first, then the ttls, in KEYS order.
+_SET_MANY_LUA = """
+local n = #KEYS
+for i = 1, n do
+  redis.call('SET', KEYS[i], ARGV[i], 'EX', ARGV[n + i])
+end
+return n
+"""
 
 
 def _stamp() -> bytes:
@@ -141,6 +149,9 @@ class PageCache:
         self._mget: Batcher[list[str], list[bytes | None]] = Batcher(
             self._mget_many, name="page_cache.lookup")
         self._set: Batcher[SetEntry, None] = Batcher(self._set_many, name="page_cache.store")
+        # The embedded store (fakeredis without a Lua runtime) takes the pipeline instead.
+        self._set_script = (None if type(redis).__module__.startswith("fakeredis")
+                            else redis.register_script(_SET_MANY_LUA))
 
     async def _mget_many(self, key_lists: Sequence[list[str]]) -> list[list[bytes | None]]:
         # decode_responses is off on our clients: values are bytes or None.
@@ -153,10 +164,17 @@ class PageCache:
         return result
 
     async def _set_many(self, entries: Sequence[SetEntry]) -> list[None]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key, value, ttl_s in entries:
-                pipe.set(key, value, ex=ttl_s)
-            await pipe.execute()
+        if self._set_script is not None:
+            # One command for the batch: redis-py parses every reply of a pipeline in Python
+            # (≈ 25 µs a SET against ≈ 7 µs inside one script call, bench/page.py).
+            await self._set_script(keys=[key for key, _, _ in entries],
+                                   args=[*(value for _, value, _ in entries),
+                                         *(ttl_s for _, _, ttl_s in entries)])
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, value, ttl_s in entries:
+                    pipe.set(key, value, ex=ttl_s)
+                await pipe.execute()
         return [None] * len(entries)
 
     # -- reads -------------------------------------------------------------------------------

@@ -151,3 +151,19 @@ async def test_a_silent_connection_is_given_up_and_stop_stays_prompt(
     finally:
         await production_redis.execute_command("CLIENT", "UNPAUSE")
         await cache.stop_listener()
+
+
+async def test_concurrent_stores_each_keep_their_page_with_its_expiry(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Stores of one loop turn leave together (one script call on Redis, a pipeline on the
+    embedded store): every page lands under its own key, with the cache's time to live."""
+    writer, reader = PageCache(redis_client, ttl_s=90), PageCache(redis_client, ttl_s=90)
+    bodies = {f"U{i}": f'{{"n":{i}}}'.encode() for i in range(40)}
+    lookups = await asyncio.gather(*(writer.lookup(u, day=DAY, person_id=None) for u in bodies))
+    await asyncio.gather(*(writer.store(u, lookup=lookup, day=DAY, body=body)
+                           for (u, body), lookup in zip(bodies.items(), lookups, strict=True)))
+    for uscc, body in bodies.items():
+        found = await reader.lookup(uscc, day=DAY, person_id=None)
+        assert found.page is not None and found.page.body == body
+        assert 0 < await redis_client.ttl(f"page:{uscc}") <= 90
