@@ -28,7 +28,8 @@ from core.db import close_db, init_db
 from core.logging import configure_logging
 from core.redis import close_redis, get_redis, init_redis
 from core.settings import Settings, get_settings
-from core.tokens import init_tokens
+from core.signatures import SignatureWorker
+from core.tokens import get_tokens, init_tokens
 from notices import page_sections as _notice_page_sections  # noqa: F401  (registers sections)
 from profiles.page_cache import init_page_cache
 from push import service as _push_hooks  # noqa: F401  (deliveries are created on publish)
@@ -70,6 +71,12 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
             init_redis(settings)
         page_cache = init_page_cache(get_redis(), ttl_s=settings.page_cache_ttl_s)
         await page_cache.start_listener()
+        tokens = get_tokens()
+        signature_worker = None
+        if manage_resources and settings.signature_worker and tokens.public_keys():
+            signature_worker = SignatureWorker(tokens.public_keys())
+            await signature_worker.start()
+            tokens.signature_worker = signature_worker
         if manage_resources:
             # Everything built so far (modules, the ORM's metadata, the industry table) lives
             # as long as the server: keep it out of the collector's full passes, which
@@ -95,6 +102,9 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
                     log.info("api.worker_in_process")
                 yield
         finally:
+            if signature_worker is not None:
+                tokens.signature_worker = None
+                await signature_worker.close()
             await page_cache.stop_listener()
             if manage_resources:
                 await close_hub()  # the live stream's listeners, before their Redis goes

@@ -38,7 +38,7 @@ async def principal(request: Request, *, allow_query_token: bool = False) -> Pri
     if not credential:
         raise Unauthenticated("Send an Authorization header: Bearer <token> or ApiKey <key>.")
     if scheme.lower() == "bearer":
-        claims = get_tokens().verify(credential)
+        claims = await get_tokens().verify_async(credential)
         kind, subject_id = parse_subject(str(claims["sub"]))
         if kind != claims.get("pt"):
             raise Unauthenticated("The access token is inconsistent.")

@@ -76,6 +76,7 @@ class Settings:
     kiosk_session_ttl_s: int = 300
     kiosk_session_max_s: int = 1800
     kiosk_handoff_ttl_s: int = 120
+    signature_worker: bool = True  # asymmetric token signatures checked in a helper process
 
     @property
     def is_sqlite(self) -> bool:
@@ -122,6 +123,7 @@ def load_settings() -> Settings:
         kiosk_session_ttl_s=_env_int("ENTPAGE_KIOSK_SESSION_TTL", 300),
         kiosk_session_max_s=_env_int("ENTPAGE_KIOSK_SESSION_MAX", 1800),
         kiosk_handoff_ttl_s=_env_int("ENTPAGE_KIOSK_HANDOFF_TTL", 120),
+        signature_worker=_env_bool("ENTPAGE_SIGNATURE_WORKER", True),
     )
 
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from core.errors import Unauthenticated
 from core.settings import Settings
+from core.signatures import SignatureWorker, SignatureWorkerUnavailable
 
 AUDIENCE = "entpage"
 _ASYMMETRIC = {"ES256", "ES384", "RS256", "EdDSA"}
@@ -102,6 +103,7 @@ class TokenService:
         self._keys: dict[str, VerificationKey] = {}
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cache_size = cache_size
+        self.signature_worker: SignatureWorker | None = None  # set while the API runs one
         if self.algorithm == "HS256":
             if len(settings.jwt_secret) < 32:
                 raise RuntimeError("ENTPAGE_JWT_SECRET must be at least 32 characters for HS256")
@@ -162,9 +164,42 @@ class TokenService:
         return None
 
     def verify(self, token: str) -> dict[str, Any]:
+        """The token's claims, or Unauthenticated; the signature is checked in this process."""
         cached = self.verified(token)
         if cached is not None:
             return cached
+        key, signing_input, segment = self._signed_parts(token)
+        if not self._signature_valid(key, signing_input, segment):
+            raise Unauthenticated("The access token is invalid.")
+        return self._accept(token, signing_input)
+
+    async def verify_async(self, token: str) -> dict[str, Any]:
+        """As `verify`, with an asymmetric signature checked by the signature helper process
+        when one runs (core.signatures), so the event loop spends its time elsewhere."""
+        cached = self.verified(token)
+        if cached is not None:
+            return cached
+        key, signing_input, segment = self._signed_parts(token)
+        worker = self.signature_worker
+        if worker is not None and key.jwk is not None:
+            try:
+                valid = await worker.check(key.kid, signing_input, segment)
+            except SignatureWorkerUnavailable:
+                valid = self._signature_valid(key, signing_input, segment)
+        else:
+            valid = self._signature_valid(key, signing_input, segment)
+        if not valid:
+            raise Unauthenticated("The access token is invalid.")
+        return self._accept(token, signing_input)
+
+    def public_keys(self) -> list[tuple[str, str, bytes]]:
+        """The asymmetric verification keys as (kid, algorithm, PEM), for the helper."""
+        return [(k.kid, k.algorithm, k.key.public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+                for k in self._keys.values() if k.jwk is not None]
+
+    def _signed_parts(self, token: str) -> tuple[VerificationKey, str, str]:
+        """Format, header, key and algorithm checked; the signature not yet."""
         self._cache.pop(token, None)
         if _COMPACT_JWS.fullmatch(token) is None:
             raise Unauthenticated("The access token is malformed.")
@@ -178,12 +213,18 @@ class TokenService:
             raise Unauthenticated("The access token uses a disallowed algorithm.")
         if "crit" in header:  # RFC 7515 §4.1.11: we understand no extensions
             raise Unauthenticated("The access token is invalid.")
+        return key, signing_input, signature
+
+    @staticmethod
+    def _signature_valid(key: VerificationKey, signing_input: str, segment: str) -> bool:
         # PyJWT's own algorithm verifies the signature; the checks around it are ours because
         # `jwt.decode` re-validates every character of the token in Python first (≈ 60 µs of a
-        # cold page's CPU, docs/adr/0012): the regex above does that in C.
-        if not jwt.get_algorithm_by_name(key.algorithm).verify(
-                signing_input.encode(), key.key, _b64decode(signature)):
-            raise Unauthenticated("The access token is invalid.")
+        # cold page's CPU, docs/adr/0012): the regex in `_signed_parts` does that in C.
+        return bool(jwt.get_algorithm_by_name(key.algorithm).verify(
+            signing_input.encode(), key.key, _b64decode(segment)))
+
+    def _accept(self, token: str, signing_input: str) -> dict[str, Any]:
+        """Claims of a token whose signature is valid, checked and remembered."""
         claims = self._valid_claims(_b64decode(signing_input.partition(".")[2]))
         self._cache[token] = claims
         if len(self._cache) > self._cache_size:
