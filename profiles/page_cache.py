@@ -73,13 +73,18 @@ class Lookup:
 
 
 class LocalLayer:
-    """Per-process pages and roles; every method is synchronous (no awaits, no races)."""
+    """Per-process pages and roles; every method is synchronous (no awaits, no races).
+
+    Entries hold strings and bytes only: the collector stops tracking such tuples the first
+    time it sees them, so tens of thousands of cached pages cost its passes nothing (a
+    `CachedPage` per entry kept 7,000 more objects in every young collection, 20–37 ms each,
+    stalling every request in flight)."""
 
     def __init__(self, *, max_pages: int, max_roles: int) -> None:
         self.max_pages = max_pages
         self.max_roles = max_roles
-        self.pages: OrderedDict[str, tuple[str, CachedPage]] = OrderedDict()
-        self.roles: OrderedDict[tuple[int, str], str | None] = OrderedDict()
+        self.pages: OrderedDict[str, tuple[str, str, bytes]] = OrderedDict()  # day, etag, body
+        self.roles: OrderedDict[str, str | None] = OrderedDict()  # "person:uscc" → role
         self.live = False  # subscription confirmed and not lost since
         self.sequence = 0
         self.invalidated_at: dict[str, int] = {}
@@ -96,25 +101,26 @@ class LocalLayer:
         if found is None or found[0] != day:
             return None
         self.pages.move_to_end(uscc)
-        return found[1]
+        return CachedPage(found[1], found[2])
 
     def store_page(self, uscc: str, day: str, page: CachedPage, *, started_at: int) -> None:
         if not self.live or self.global_invalidated_at > started_at \
                 or self.invalidated_at.get(uscc, 0) > started_at:
             return  # an invalidation arrived while this page was rendering
-        self.pages[uscc] = (day, page)
+        self.pages[uscc] = (day, page.etag, page.body)
         if len(self.pages) > self.max_pages:
             self.pages.popitem(last=False)
 
     def role(self, person_id: int, uscc: str) -> tuple[bool, str | None]:
-        if not self.live or (person_id, uscc) not in self.roles:
+        key = f"{person_id}:{uscc}"
+        if not self.live or key not in self.roles:
             return False, None
-        return True, self.roles[(person_id, uscc)]
+        return True, self.roles[key]
 
     def store_role(self, person_id: int, uscc: str, role: str | None, *, started_at: int) -> None:
         if not self.live or self.invalidated_at.get(f"r:{person_id}:{uscc}", 0) > started_at:
             return
-        self.roles[(person_id, uscc)] = role
+        self.roles[f"{person_id}:{uscc}"] = role
         if len(self.roles) > self.max_roles:
             self.roles.popitem(last=False)
 
@@ -128,9 +134,8 @@ class LocalLayer:
             self.invalidated_at[rest] = self.sequence
             self.pages.pop(rest, None)
         elif kind == "r":
-            person, _, uscc = rest.partition(":")
             self.invalidated_at[f"r:{rest}"] = self.sequence
-            self.roles.pop((int(person), uscc), None)
+            self.roles.pop(rest, None)
         if len(self.invalidated_at) > 200_000:
             # Forget old marks; anything started before the cut-off is treated as raced.
             self.global_invalidated_at = self.sequence

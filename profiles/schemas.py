@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import FieldProblem, ValidationFailed
+from core.memo import BoundedMemo
 from core.validation import Reader
 from profiles.models import CREDIT_LEVELS, MATTER_STATES, MEMBER_ROLES, SIZES, STATUSES, ZONES
 from profiles.standards.industry import UnknownIndustry, industry_table
@@ -69,13 +70,24 @@ def validate_uscc(raw: Any, *, field: str, allow_legacy: bool) -> tuple[str, boo
     if not isinstance(raw, str):
         raise ValidationFailed(f"{field}: must be a string", field=field)
     try:
-        parsed = parse_uscc(raw, allow_legacy=allow_legacy)
-    except InvalidUscc as exc:
+        # Every page request checks one. The memo holds strings and flags only, which the
+        # collector stops tracking (an lru_cache of `Uscc` objects kept three objects per
+        # enterprise in every collection).
+        return _valid_usccs[allow_legacy].get(raw, lambda: _checked(raw, allow_legacy))
+    except InvalidUscc as exc:  # never memoised
         raise ValidationFailed(
             f"{field}: {exc.message_en} ({exc.message_zh})",
             problems=[FieldProblem(field, f"{exc.message_en} ({exc.message_zh})", "invalid-uscc")],
         ) from exc
+
+
+def _checked(raw: str, allow_legacy: bool) -> tuple[str, bool]:
+    parsed = parse_uscc(raw, allow_legacy=allow_legacy)
     return parsed.code, parsed.legacy
+
+
+_valid_usccs: dict[bool, BoundedMemo[str, tuple[str, bool]]] = {
+    legacy: BoundedMemo(max_entries=16_384) for legacy in (False, True)}
 
 
 def parse_enterprise(uscc_in_path: str, payload: Any, *, allow_legacy: bool) -> EnterpriseInput:

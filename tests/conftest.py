@@ -94,7 +94,11 @@ async def settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Se
     current = get_settings()
     await asyncio.to_thread(migrate.upgrade, current.database_url, quiet=True)
     await init_db(current)
-    init_redis(current)
+    redis = init_redis(current)
+    # As the CLI and the API do (core.cli._with_db): writers invalidate cached pages.
+    from profiles.page_cache import init_page_cache
+
+    init_page_cache(redis, ttl_s=current.page_cache_ttl_s)
     yield current
     await close_redis()
     await close_db()

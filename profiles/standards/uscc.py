@@ -99,10 +99,8 @@ def compute_check_char(first17: str) -> str:
     return _check_char(first17)
 
 
-@lru_cache(maxsize=16_384)
 def parse_uscc(raw: str, *, allow_legacy: bool) -> Uscc:
-    """Normalise and validate a USCC (memoised: every page request parses one; `Uscc` is frozen
-    and a failure raises, which is never cached).
+    """Normalise and validate a USCC (requests memoise the result: `profiles.schemas`).
 
     Surrounding whitespace is dropped, full-width characters are folded (NFKC) and letters are
     upper-cased; any other deviation is rejected. With ``allow_legacy`` (registry feeds) a check

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from profiles.importer import import_file
 from profiles.models import Enterprise, EnterpriseTag, Licence
-from profiles.page_cache import init_page_cache
 from tests import factories as f
 
 HEADER = ["uscc", "name", "zone", "region_code", "industry_code", "size",
@@ -88,4 +87,3 @@ def test_cli_reports_rows_and_exits_nonzero(tmp_path: Path, settings: object) ->
     assert "nothing was written" in proc.stderr
 
 
-_ = init_page_cache  # imported so the module documents where the cache comes from
