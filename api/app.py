@@ -75,8 +75,13 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
         signature_worker = None
         if manage_resources and settings.signature_worker and tokens.public_keys():
             signature_worker = SignatureWorker(tokens.public_keys())
-            await signature_worker.start()
-            tokens.signature_worker = signature_worker
+            try:
+                await signature_worker.start()
+                tokens.signature_worker = signature_worker
+            except Exception:  # serve anyway: signatures are then checked in this process
+                log.exception("api.signature_worker_unavailable")
+                await signature_worker.close()
+                signature_worker = None
         if manage_resources:
             # Everything built so far (modules, the ORM's metadata, the industry table) lives
             # as long as the server: keep it out of the collector's full passes, which

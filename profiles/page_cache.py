@@ -171,7 +171,7 @@ class PageCache:
     async def _set_many(self, entries: Sequence[SetEntry]) -> list[None]:
         if self._set_script is not None:
             # One command for the batch: redis-py parses every reply of a pipeline in Python
-            # (≈ 25 µs a SET against ≈ 7 µs inside one script call, bench/page.py).
+            # (≈ 25 µs a SET against ≈ 7 µs inside one script call for 32 pages; BENCHMARKS.md).
             await self._set_script(keys=[key for key, _, _ in entries],
                                    args=[*(value for _, value, _ in entries),
                                          *(ttl_s for _, _, ttl_s in entries)])
