@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -159,37 +158,11 @@ class Sql:
         return ", ".join(self.p(v) for v in values) or "NULL"
 
 
-@contextlib.asynccontextmanager
-async def pinned_connection() -> AsyncIterator[None]:
-    """Every query of the block — whichever repository issues it through `conn()` — runs on one
-    pooled PostgreSQL connection, outside any transaction (each statement commits on its own).
-
-    For read paths of several queries across domains (the enterprise page): pinning with
-    `in_transaction()` costs BEGIN and COMMIT round trips, and a separate pool acquire per
-    query costs a pool round trip each. Nothing is written here, and READ
-    COMMITTED gives no cross-statement snapshot anyway, so the transaction bought nothing.
-    Inside a transaction or a pinned block, and on SQLite (one connection), it does nothing.
-    """
+async def fetch_records(statement: str, params: Sequence[Any]) -> list[Any]:
+    """PostgreSQL only: one statement's rows as asyncpg Records, on the caller's transaction
+    connection if there is one, else on a pooled one. For the hottest read (a batch of cold
+    pages): `execute_query_dict` turns every row into a dict the caller copies again."""
     client = conn()
-    if client.capabilities.dialect != "postgres" or getattr(client, "_connection", None):
-        yield
-        return
-    from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
-    from tortoise.connection import get_connections
-
-    assert isinstance(client, AsyncpgDBClient)
-    if client._pool is None:  # the pool is created lazily: exactly once, as Tortoise does
-        async with client._pool_init_lock:
-            if client._pool is None:
-                await client.create_connection(with_db=True)
-    pool = client._pool
-    assert pool is not None
-    # Tortoise's single-connection client, used without begin(): queries run on `_connection`.
-    pinned = TransactionWrapper(client)
-    pinned._connection = await pool.acquire()
-    token = get_connections().set(client.connection_name, pinned)
-    try:
-        yield
-    finally:
-        get_connections().reset(token)
-        await pool.release(pinned._connection)
+    async with client.acquire_connection() as connection:
+        rows: list[Any] = await connection.fetch(statement, *params)
+        return rows

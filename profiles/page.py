@@ -11,7 +11,7 @@ from typing import Any
 
 from core import clock
 from core.batching import Batcher
-from core.db import is_postgres, pinned_connection
+from core.db import is_postgres
 from profiles import repository
 from profiles.reminders import compute_reminders
 from profiles.repository import PageQuery
@@ -61,8 +61,12 @@ def _iso(value: Any) -> str | None:
     """RFC 3339 in UTC for instants, YYYY-MM-DD for dates, whatever the database returned."""
     if value is None:
         return None
-    if isinstance(value, str):  # SQLite returns text
-        value = dt.datetime.fromisoformat(value) if len(value) > 10 else dt.date.fromisoformat(value)
+    if isinstance(value, str):  # inside PostgreSQL's JSON arrays, and everything from SQLite
+        if len(value) == 10:
+            return dt.date.fromisoformat(value).isoformat()
+        if value.endswith("+00:00") and value[10] == "T":  # PostgreSQL's JSON in UTC
+            return value[:-6] + "Z"
+        value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date):
@@ -102,9 +106,8 @@ async def render_pages(queries: Sequence[PageQuery]) -> list[Rendered]:
     now = clock.now()
     sections = list(_sections.values())
     if is_postgres():
-        async with pinned_connection():
-            rows = await repository.page_rows(
-                queries, sections=[s.postgres_rows for s in sections], now=now)
+        rows = await repository.page_rows(
+            queries, sections=[s.postgres_rows for s in sections], now=now)
         return [Rendered(_page(row.enterprise, zip(sections, row.sections, strict=True))
                          if row.enterprise is not None else None, row.role) for row in rows]
     rendered: list[Rendered] = []

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from core import clock
-from core.db import conn, new_sql
+from core.db import conn, fetch_records, new_sql
 from profiles.schemas import EnterpriseInput, LicenceInput, MatterInput
 
 PROFILE_COLUMNS = (
@@ -272,6 +272,7 @@ _PAGE_ENTERPRISE_COLUMNS = (
     "established_on, status, credit_level, legal_representative, address, "
     "last_annual_report_year, legacy_uscc, updated_at"
 )
+_ENTERPRISE_KEYS = tuple(c.strip() for c in _PAGE_ENTERPRISE_COLUMNS.split(","))
 _PAGE_LICENCE_COLUMNS = ("kind", "number", "name", "issuer", "issued_on", "expires_on")
 _PAGE_MATTER_COLUMNS = ("source_system", "external_id", "title", "state", "progress",
                         "progress_label", "due_on", "action_url", "source_updated_at")
@@ -301,7 +302,7 @@ def _page_statement(sections: Sequence[str]) -> str:
     in ONE statement (the cold page's cost was round trips and per-statement overhead).
     Tags, licences, matters and section rows come back as JSON arrays in the enterprise's row;
     `$3` is the current instant for the sections' visibility conditions."""
-    columns = ", ".join(f"e.{c.strip()}" for c in _PAGE_ENTERPRISE_COLUMNS.split(","))
+    columns = ", ".join(f"e.{c}" for c in _ENTERPRISE_KEYS)
     extra = "".join(f", ({sql}) AS section_{i}" for i, sql in enumerate(sections))
     return (
         "SELECT (SELECT m.role FROM memberships m WHERE m.enterprise_id = e.id "
@@ -333,21 +334,21 @@ async def page_rows(queries: Sequence[PageQuery], *, sections: Sequence[str],
     statement = _statements.get(key)
     if statement is None:
         statement = _statements[key] = _page_statement(sections)
-    rows = await conn().execute_query_dict(
+    records = await fetch_records(
         statement, [[q.uscc for q in queries], [q.person_id for q in queries], now])
     result: list[PageRow] = []
-    for row in rows:
-        enterprise = dict(row)
-        role = enterprise.pop("asker_role")
-        del enterprise["rendered_at"]
-        if enterprise["id"] is None:
+    profile_end = 2 + len(_ENTERPRISE_KEYS)  # after asker_role and rendered_at
+    for record in records:
+        values = tuple(record)  # in the statement's column order
+        role = values[0]
+        if values[2] is None:  # no enterprise with this USCC
             result.append(PageRow(None, role, []))
             continue
-        enterprise["tags"] = orjson.loads(enterprise.pop("tags_json") or "[]")
-        enterprise["licences"] = orjson.loads(enterprise.pop("licences_json") or "[]")
-        enterprise["matters"] = orjson.loads(enterprise.pop("matters_json") or "[]")
-        extra = [orjson.loads(enterprise.pop(f"section_{i}") or "[]")
-                 for i in range(len(sections))]
+        enterprise = dict(zip(_ENTERPRISE_KEYS, values[2:profile_end], strict=True))
+        tags, licences, matters, *extra = (orjson.loads(value or "[]")
+                                           for value in values[profile_end:])
+        enterprise["tags"], enterprise["licences"], enterprise["matters"] = (
+            tags, licences, matters)
         result.append(PageRow(enterprise, None if role is None else str(role), extra))
     return result
 

@@ -1,4 +1,5 @@
-"""`pinned_connection`: one pooled connection for a block of reads, without a transaction."""
+"""`fetch_records`: the page's one statement as asyncpg Records, on the pool or on the caller's
+transaction."""
 
 from __future__ import annotations
 
@@ -7,46 +8,28 @@ import asyncio
 import pytest
 from tortoise.transactions import in_transaction
 
-from core.db import close_db, conn, init_db, is_postgres, pinned_connection
+from core.db import close_db, conn, fetch_records, init_db, is_postgres
 from core.settings import Settings
 
 
-async def _backend_pid() -> int:
-    return int((await conn().execute_query_dict("SELECT pg_backend_pid() AS pid"))[0]["pid"])
-
-
-async def _in_a_transaction() -> bool:
-    # Outside a transaction each statement is its own, with its own transaction id.
-    sql = "SELECT txid_current() AS xid"
-    first, second = [(await conn().execute_query_dict(sql))[0]["xid"] for _ in range(2)]
-    return bool(first == second)
-
-
-async def test_a_pinned_block_uses_one_connection_and_no_transaction(db: None) -> None:
+@pytest.fixture(autouse=True)
+def _postgres_only(db: None) -> None:
     if not is_postgres():
-        pytest.skip("SQLite has one connection; pinning is a no-op there")
-    async with pinned_connection():
-        first = await _backend_pid()
-        assert [await _backend_pid() for _ in range(5)] == [first] * 5
-        assert not await _in_a_transaction()
-    # The connection went back to the pool: queries after the block work as before.
-    assert await _backend_pid() > 0
+        pytest.skip("fetch_records is for PostgreSQL; SQLite pages use per-enterprise queries")
 
 
-async def test_inside_a_transaction_pinning_keeps_the_transaction(db: None) -> None:
-    if not is_postgres():
-        pytest.skip("SQLite has one connection; pinning is a no-op there")
+async def test_records_come_back_in_order_with_their_parameters(db: None) -> None:
+    rows = await fetch_records(
+        "SELECT q.v, q.n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS q(v, n, o) "
+        "ORDER BY q.o", [["b", "a"], [2, 1]])
+    assert [tuple(row) for row in rows] == [("b", 2), ("a", 1)]
+
+
+async def test_inside_a_transaction_it_reads_what_the_transaction_wrote(db: None) -> None:
     async with in_transaction():
-        outer = await _backend_pid()
-        async with pinned_connection():
-            assert await _backend_pid() == outer
-            assert await _in_a_transaction()
-
-
-async def test_pinning_on_the_embedded_database_still_runs_queries(db: None) -> None:
-    async with pinned_connection():
-        rows = await conn().execute_query_dict("SELECT 1 AS one")
-    assert rows == [{"one": 1}]
+        await conn().execute_query("CREATE TEMP TABLE scratch (n int) ON COMMIT DROP")
+        await conn().execute_query("INSERT INTO scratch VALUES (7)")
+        assert [tuple(r) for r in await fetch_records("SELECT n FROM scratch", [])] == [(7,)]
 
 
 async def test_many_first_uses_at_once_share_one_lazily_created_pool(
@@ -57,14 +40,11 @@ async def test_many_first_uses_at_once_share_one_lazily_created_pool(
     await init_db(settings)
 
     async def read() -> int:
-        async with pinned_connection():
-            rows = await conn().execute_query_dict("SELECT 1 AS one")
-            await asyncio.sleep(0.01)
-            return int(rows[0]["one"])
+        rows = await fetch_records("SELECT 1 AS one, pg_sleep(0.01)", [])
+        return int(rows[0]["one"])
 
     assert await asyncio.gather(*(read() for _ in range(20))) == [1] * 20
-    if is_postgres():  # one pool (at most 20 connections), not one pool per first request
-        rows = await conn().execute_query_dict(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_type = 'client backend'")
-        assert int(rows[0]["n"]) <= 20
+    rows = await conn().execute_query_dict(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend'")
+    assert int(rows[0]["n"]) <= 20
