@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
                     log.info("api.worker_in_process")
                 yield
         finally:
+            await page_cache.written()  # the Redis writes behind first views, before Redis goes
             if signature_worker is not None:
                 tokens.signature_worker = None
                 await signature_worker.close()

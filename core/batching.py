@@ -6,7 +6,8 @@ client-side price (redis-py ≈ 80 µs, asyncpg + Tortoise ≈ 50 µs, plus the 
 per-statement cost), so 20 requests sharing one MGET or one statement pay that price once. At
 low load a batch holds one call and nothing is delayed: the batch runs at the end of the turn in
 which its first call arrived. While `max_in_flight` batches are out, new calls wait and leave
-together when one returns. See docs/adr/0012-batching-cold-pages.md.
+together when one returns. One in flight (the default) measured better than two: steadier,
+larger batches, a lower tail (BENCHMARKS.md, session 4). See docs/adr/0012-batching-cold-pages.md.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Batcher(Generic[K, V]):
     """
 
     def __init__(self, load: Callable[[Sequence[K]], Awaitable[Sequence[V]]], *, name: str,
-                 max_batch: int = 64, max_in_flight: int = 2) -> None:
+                 max_batch: int = 64, max_in_flight: int = 1) -> None:
         self._load = load
         self.name = name
         self.max_batch = max_batch

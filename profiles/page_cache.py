@@ -63,6 +63,15 @@ class CachedPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ToKeep:
+    uscc: str
+    lookup: Lookup
+    day: str
+    body: bytes
+    role: tuple[int, str | None] | None = None  # person id and role learned on the way
+
+
+@dataclass(frozen=True, slots=True)
 class Lookup:
     page: CachedPage | None
     enterprise_stamp: bytes
@@ -154,6 +163,7 @@ class PageCache:
         self._mget: Batcher[list[str], list[bytes | None]] = Batcher(
             self._mget_many, name="page_cache.lookup")
         self._set: Batcher[SetEntry, None] = Batcher(self._set_many, name="page_cache.store")
+        self._writes: set[asyncio.Task[list[None]]] = set()  # keep_many's, until done
         # The embedded store (fakeredis without a Lua runtime) takes the pipeline instead.
         self._set_script = (None if type(redis).__module__.startswith("fakeredis")
                             else redis.register_script(_SET_MANY_LUA))
@@ -223,15 +233,47 @@ class PageCache:
         (`role`: person id and role). That answer is not written to Redis: it came free with
         the render, and another process that needs it asks the database once (a SET per cold
         page cost more than those rare queries)."""
-        etag = etag_for(body)
-        header = b"|".join([lookup.enterprise_stamp, lookup.global_stamp, day.encode(),
-                            etag.encode()])
-        await self._set((f"page:{uscc}", header + b"|" + body, self.ttl_s))
-        page = CachedPage(etag, body)
-        self.local.store_page(uscc, day, page, started_at=lookup.sequence)
-        if role is not None:
-            self.local.store_role(role[0], uscc, role[1], started_at=lookup.sequence)
+        page, entry = self._keep_locally(ToKeep(uscc, lookup, day, body, role))
+        await self._set(entry)
         return page
+
+    def keep_many(self, pages: Sequence[ToKeep]) -> list[CachedPage]:
+        """Keep a batch of rendered pages: in this process at once, and in Redis by one write
+        that nobody waits for (`written` awaits it). Until it lands, another process renders
+        the page itself; a write that fails is logged and costs the same."""
+        kept, entries = [], []
+        for item in pages:
+            page, entry = self._keep_locally(item)
+            kept.append(page)
+            entries.append(entry)
+        if entries:
+            write = asyncio.get_running_loop().create_task(
+                self._set_many(entries), name="page_cache.write_behind")
+            self._writes.add(write)
+            write.add_done_callback(self._written)
+        return kept
+
+    def _written(self, write: asyncio.Task[list[None]]) -> None:
+        self._writes.discard(write)
+        if not write.cancelled() and write.exception() is not None:
+            log.warning("profiles.page_cache.write_failed", exc_info=write.exception())
+
+    async def written(self) -> None:
+        """Wait for the writes `keep_many` started (tests, shutdown)."""
+        if self._writes:
+            await asyncio.wait(set(self._writes), timeout=self.LISTENER_STOP_S)
+
+    def _keep_locally(self, item: ToKeep) -> tuple[CachedPage, SetEntry]:
+        etag = etag_for(item.body)
+        lookup = item.lookup
+        header = b"|".join([lookup.enterprise_stamp, lookup.global_stamp, item.day.encode(),
+                            etag.encode()])
+        page = CachedPage(etag, item.body)
+        self.local.store_page(item.uscc, item.day, page, started_at=lookup.sequence)
+        if item.role is not None:
+            self.local.store_role(item.role[0], item.uscc, item.role[1],
+                                  started_at=lookup.sequence)
+        return page, (f"page:{item.uscc}", header + b"|" + item.body, self.ttl_s)
 
     async def remember_role(self, person_id: int, uscc: str, role: str | None, *,
                             started_at: int) -> None:

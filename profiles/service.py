@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from tortoise.transactions import in_transaction
 
 from core import clock
+from core.batching import Batcher
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.principals import Principal
 from profiles import repository
-from profiles.page import render_page
-from profiles.page_cache import CachedPage, get_page_cache
-from profiles.repository import EnterpriseChange
+from profiles.page import render_pages
+from profiles.page_cache import CachedPage, Lookup, ToKeep, get_page_cache
+from profiles.repository import EnterpriseChange, PageQuery
 from profiles.schemas import EnterpriseInput, MatterInput
 
 log = logging.getLogger(__name__)
@@ -132,14 +134,43 @@ async def get_page(principal: Principal, uscc: str) -> CachedPage:
     if lookup.page is not None:
         return lookup.page  # the hot path: no database, no Redis write
     # A cold page: the membership check rides in the render's statement (profiles.page).
-    rendered = await render_page(uscc, person_id=None if role_known else person_id)
-    learned = (person_id, rendered.role) if person_id is not None and not role_known else None
-    if learned is not None and learned[1] is None:
+    asker = None if role_known else person_id
+    kept = await _first_views(FirstView(uscc, asker, lookup, day))
+    if asker is not None and kept.role is None:
         raise Forbidden("You are not a member of this enterprise.")
-    if rendered.page is None:
+    if kept.page is None:
         raise NotFound(f"No enterprise {uscc} is registered.", field="uscc")
-    return await cache.store(uscc, lookup=lookup, day=day, body=orjson.dumps(rendered.page),
-                             role=learned)
+    return kept.page
+
+
+@dataclass(frozen=True, slots=True)
+class FirstView:
+    uscc: str
+    asker: int | None  # the person whose membership the render checks, if not known yet
+    lookup: Lookup
+    day: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPage:
+    page: CachedPage | None  # None: no such enterprise
+    role: str | None  # the asker's membership role; None: not a member, or nobody asked
+
+
+async def _render_and_keep(views: Sequence[FirstView]) -> list[KeptPage]:
+    """A batch of first views in one step: one render statement, and the pages kept in this
+    process before the callers resume, while Redis is written behind them (the callers used
+    to wait for that write, a third batch round trip per page)."""
+    rendered = await render_pages([PageQuery(v.uscc, v.asker) for v in views])
+    to_keep = [ToKeep(v.uscc, v.lookup, v.day, orjson.dumps(r.page),
+                      None if v.asker is None else (v.asker, r.role))
+               for v, r in zip(views, rendered, strict=True) if r.page is not None]
+    pages = iter(get_page_cache().keep_many(to_keep))
+    return [KeptPage(next(pages) if r.page is not None else None, r.role) for r in rendered]
+
+
+# Concurrent first views share one render and one Redis write (core.batching).
+_first_views: Batcher[FirstView, KeptPage] = Batcher(_render_and_keep, name="page.first_views")
 
 
 def page_as_json(page: CachedPage) -> dict[str, Any]:

@@ -142,6 +142,7 @@ async def client(db: None, settings: Settings) -> AsyncIterator[httpx.AsyncClien
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
     finally:
+        await cache.written()  # no write behind a first view lands in the next test
         await cache.stop_listener()
 
 

@@ -8,7 +8,7 @@ import time
 
 import redis.asyncio as aioredis
 
-from profiles.page_cache import PageCache
+from profiles.page_cache import PageCache, ToKeep
 from tests.redis_helpers import until_suspended_in
 
 DAY = "2026-11-21"
@@ -167,3 +167,25 @@ async def test_concurrent_stores_each_keep_their_page_with_its_expiry(
         found = await reader.lookup(uscc, day=DAY, person_id=None)
         assert found.page is not None and found.page.body == body
         assert 0 < await redis_client.ttl(f"page:{uscc}") <= 90
+
+
+async def test_kept_pages_serve_here_at_once_and_reach_other_processes_behind(
+    redis_client: aioredis.Redis,
+) -> None:
+    """First views are answered before their Redis write lands: this process serves them from
+    its own layer at once, another process finds them in Redis once the write is done."""
+    here, elsewhere = PageCache(redis_client, ttl_s=60), PageCache(redis_client, ttl_s=60)
+    await here.start_listener()
+    try:
+        lookups = [await here.lookup(u, day=DAY, person_id=None) for u in ("K1", "K2")]
+        kept = here.keep_many([ToKeep(u, lookup, DAY, body, (5, "staff"))
+                               for u, lookup, body in zip(("K1", "K2"), lookups,
+                                                          (b"one", b"two"), strict=True)])
+        assert [page.body for page in kept] == [b"one", b"two"]
+        local = here.local_lookup("K2", day=DAY, person_id=5)
+        assert local is not None and local.page == kept[1] and local.role == "staff"
+        await here.written()
+        found = await elsewhere.lookup("K1", day=DAY, person_id=None)
+        assert found.page == kept[0]
+    finally:
+        await here.stop_listener()
