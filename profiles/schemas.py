@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import FieldProblem, ValidationFailed
-from core.memo import BoundedMemo
 from core.validation import Reader
 from profiles.models import CREDIT_LEVELS, MATTER_STATES, MEMBER_ROLES, SIZES, STATUSES, ZONES
 from profiles.standards.industry import UnknownIndustry, industry_table
@@ -69,25 +68,28 @@ def validate_uscc(raw: Any, *, field: str, allow_legacy: bool) -> tuple[str, boo
     """GB 32100 check. Registry feeds may send legacy codes that fail the check digit."""
     if not isinstance(raw, str):
         raise ValidationFailed(f"{field}: must be a string", field=field)
+    # Every page request checks one: valid codes are remembered as strings, which the
+    # collector never tracks (an lru_cache of `Uscc` objects kept three objects per enterprise
+    # in every young collection). Legacy codes, from registry feeds only, are checked each time.
+    code = _valid_codes.get(raw)
+    if code is not None:
+        return code, False
     try:
-        # Every page request checks one. The memo holds strings and flags only, which the
-        # collector stops tracking (an lru_cache of `Uscc` objects kept three objects per
-        # enterprise in every collection).
-        return _valid_usccs[allow_legacy].get(raw, lambda: _checked(raw, allow_legacy))
-    except InvalidUscc as exc:  # never memoised
+        parsed = parse_uscc(raw, allow_legacy=allow_legacy)
+    except InvalidUscc as exc:
         raise ValidationFailed(
             f"{field}: {exc.message_en} ({exc.message_zh})",
             problems=[FieldProblem(field, f"{exc.message_en} ({exc.message_zh})", "invalid-uscc")],
         ) from exc
-
-
-def _checked(raw: str, allow_legacy: bool) -> tuple[str, bool]:
-    parsed = parse_uscc(raw, allow_legacy=allow_legacy)
+    if not parsed.legacy:
+        if len(_valid_codes) >= _VALID_CODES_KEPT:
+            _valid_codes.clear()
+        _valid_codes[raw] = parsed.code
     return parsed.code, parsed.legacy
 
 
-_valid_usccs: dict[bool, BoundedMemo[str, tuple[str, bool]]] = {
-    legacy: BoundedMemo(max_entries=16_384) for legacy in (False, True)}
+_VALID_CODES_KEPT = 16_384
+_valid_codes: dict[str, str] = {}  # as received → canonical
 
 
 def parse_enterprise(uscc_in_path: str, payload: Any, *, allow_legacy: bool) -> EnterpriseInput:
