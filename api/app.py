@@ -73,8 +73,9 @@ def create_app(settings: Settings | None = None, *, manage_resources: bool = Tru
         await page_cache.start_listener()
         tokens = get_tokens()
         signature_worker = None
-        if manage_resources and settings.signature_worker and tokens.public_keys():
-            signature_worker = SignatureWorker(tokens.public_keys())
+        public_keys = tokens.public_keys()
+        if manage_resources and settings.signature_worker and public_keys:
+            signature_worker = SignatureWorker(public_keys)
             try:
                 await signature_worker.start()
                 tokens.signature_worker = signature_worker

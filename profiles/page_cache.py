@@ -48,6 +48,12 @@ return n
 """
 
 
+def _member(person_id: int, uscc: str) -> str:
+    """A membership answer's key, `person:uscc`: in layer 1, in Redis (after `role:`) and in
+    invalidation messages (after `r:`)."""
+    return f"{person_id}:{uscc}"
+
+
 def _stamp() -> bytes:
     return str(time.time_ns()).encode()
 
@@ -126,15 +132,16 @@ class LocalLayer:
             self.pages.popitem(last=False)
 
     def role(self, person_id: int, uscc: str) -> tuple[bool, str | None]:
-        key = f"{person_id}:{uscc}"
+        key = _member(person_id, uscc)
         if not self.live or key not in self.roles:
             return False, None
         return True, self.roles[key]
 
     def store_role(self, person_id: int, uscc: str, role: str | None, *, started_at: int) -> None:
-        if not self.live or self.invalidated_at.get(f"r:{person_id}:{uscc}", 0) > started_at:
+        key = _member(person_id, uscc)
+        if not self.live or self.invalidated_at.get(f"r:{key}", 0) > started_at:
             return
-        self.roles[f"{person_id}:{uscc}"] = role
+        self.roles[key] = role
         if len(self.roles) > self.max_roles:
             self.roles.popitem(last=False)
 
@@ -164,7 +171,7 @@ class PageCache:
         self.local = LocalLayer(max_pages=local_pages, max_roles=local_roles)
         self._listener: asyncio.Task[None] | None = None
         # Concurrent cold pages share their Redis round trips (core.batching): all lookups of a
-        # loop turn in one MGET, all stores in one pipeline.
+        # loop turn in one MGET, all stores in one write (`_set_many`).
         self._mget: Batcher[list[str], list[bytes | None]] = Batcher(
             self._mget_many, name="page_cache.lookup")
         self._set: Batcher[SetEntry, None] = Batcher(self._set_many, name="page_cache.store")
@@ -215,7 +222,7 @@ class PageCache:
         started_at = self.local.sequence
         keys = [f"page:{uscc}", f"pv:{uscc}", GLOBAL_STAMP]
         if person_id is not None:
-            keys.append(f"role:{person_id}:{uscc}")
+            keys.append(f"role:{_member(person_id, uscc)}")
         values = await self._mget(keys)
         entry, ent_stamp, glob_stamp = values[0], values[1] or b"0", values[2] or b"0"
         role_raw = values[3] if person_id is not None else None
@@ -266,7 +273,7 @@ class PageCache:
     async def written(self) -> None:
         """Wait for the writes `keep_many` started (tests, shutdown)."""
         if self._writes:
-            await asyncio.wait(set(self._writes), timeout=self.LISTENER_STOP_S)
+            await asyncio.wait(set(self._writes), timeout=self.WRITES_STOP_S)
 
     def _keep_locally(self, item: ToKeep) -> tuple[CachedPage, SetEntry]:
         etag = etag_for(item.body)
@@ -287,7 +294,7 @@ class PageCache:
 
     @staticmethod
     def _role_entry(person_id: int, uscc: str, role: str | None) -> tuple[str, bytes]:
-        return f"role:{person_id}:{uscc}", role.encode() if role else _NO_ROLE
+        return f"role:{_member(person_id, uscc)}", role.encode() if role else _NO_ROLE
 
     # -- invalidation --------------------------------------------------------------------------
 
@@ -303,8 +310,8 @@ class PageCache:
             await pipe.execute()
 
     async def forget_role(self, person_id: int, uscc: str) -> None:
-        await self.redis.delete(f"role:{person_id}:{uscc}")
-        await self._announce([f"r:{person_id}:{uscc}"], {})
+        await self.redis.delete(f"role:{_member(person_id, uscc)}")
+        await self._announce([f"r:{_member(person_id, uscc)}"], {})
 
     async def invalidate(self, *usccs: str) -> None:
         if not usccs:
@@ -321,6 +328,7 @@ class PageCache:
     # asyncio.wait_for, which on Python 3.11 drops a cancel that lands just as a send completes
     # (cpython gh-86296), and a stop that awaited such a listener hung CI for good.
     LISTENER_STOP_S = 5.0  # how long stop_listener waits before it logs and moves on
+    WRITES_STOP_S = 5.0  # how long `written` waits for the writes behind first views
     PING_IDLE_S = 5.0  # ping after this long without a message …
     DEAD_AFTER_S = 15.0  # … and give the connection up after this long without any answer
     _listener_stop: asyncio.Event | None = None
