@@ -19,6 +19,8 @@ Why the columns look the way they do:
   every worker even across a Redis flush.
 - `push_outbox` carries events written inside a transaction (e.g. `notice.published`) until a
   relay publishes them to Redis after the commit.
+- `push_scheduler_marks` holds, per shared scheduler job, how far it has run and which run
+  holds it now (a lease), so one worker does each interval's work for all (`push.sweeps`).
 """
 
 from __future__ import annotations
@@ -233,3 +235,18 @@ class OutboxEvent(Model):
 
     class Meta:
         table = "push_outbox"
+
+
+class SchedulerMark(Model):
+    """A scheduler job that one worker runs for all: done up to `done_until`; a run in progress
+    holds `claimed_by` until `lease_until` (a crashed holder's lease simply expires)."""
+
+    name = fields.CharField(max_length=32, primary_key=True)
+    done_until = fields.DatetimeField()
+    done_by = fields.CharField(max_length=64, null=True)
+    claimed_by = fields.CharField(max_length=96, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "push_scheduler_marks"

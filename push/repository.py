@@ -775,3 +775,89 @@ async def delete_events(ids: Iterable[int]) -> None:
     sql = new_sql()
     await conn().execute_query(f"DELETE FROM push_outbox WHERE {id_list(sql, 'id', ids)}",
                                sql.params)
+
+
+# ---------------------------------------------------------------------- scheduler marks
+
+
+async def claim_mark(name: str, *, token: str, now: dt.datetime, due_before: dt.datetime,
+                     lease_until: dt.datetime, first_since: dt.datetime) -> dt.datetime | None:
+    """Take the next run of the shared job `name` for `token`: only when its mark is at or
+    before `due_before` and no run holds an unexpired lease. Returns the mark (done until), or
+    None when the job is not due or is held. One conditional UPDATE decides, so of any number
+    of workers exactly one wins (PostgreSQL re-checks the WHERE after a concurrent update;
+    SQLite has one writer); the very first run inserts the row, starting at `first_since`."""
+    sql = new_sql()
+    rows = await conn().execute_query_dict(
+        f"UPDATE push_scheduler_marks SET claimed_by = {sql.p(token)}, "
+        f"lease_until = {sql.p(lease_until)}, updated_at = {sql.p(now)} "
+        f"WHERE name = {sql.p(name)} AND done_until <= {sql.p(due_before)} "
+        f"AND (lease_until IS NULL OR lease_until <= {sql.p(now)}) RETURNING done_until",
+        sql.params)
+    if not rows:
+        sql = new_sql()
+        values = ", ".join(sql.p(v) for v in (name, first_since, token, lease_until, now))
+        rows = await conn().execute_query_dict(
+            "INSERT INTO push_scheduler_marks (name, done_until, claimed_by, lease_until, "
+            f"updated_at) VALUES ({values}) ON CONFLICT (name) DO NOTHING RETURNING done_until",
+            sql.params)
+    if not rows:
+        return None
+    since = as_datetime(rows[0]["done_until"])
+    assert since is not None
+    return since
+
+
+async def extend_mark(name: str, *, token: str, lease_until: dt.datetime) -> bool:
+    """Heartbeat of a long run; False once the lease was lost (expired and taken)."""
+    sql = new_sql()
+    count, _ = await conn().execute_query(
+        f"UPDATE push_scheduler_marks SET lease_until = {sql.p(lease_until)} "
+        f"WHERE name = {sql.p(name)} AND claimed_by = {sql.p(token)}", sql.params)
+    return int(count) > 0
+
+
+async def complete_mark(name: str, *, token: str, until: dt.datetime, by: str,
+                        now: dt.datetime) -> bool:
+    """Move the mark to `until` and free the job; False if this run no longer held it."""
+    sql = new_sql()
+    count, _ = await conn().execute_query(
+        f"UPDATE push_scheduler_marks SET done_until = {sql.p(until)}, done_by = {sql.p(by)}, "
+        f"claimed_by = NULL, lease_until = NULL, updated_at = {sql.p(now)} "
+        f"WHERE name = {sql.p(name)} AND claimed_by = {sql.p(token)}", sql.params)
+    return int(count) > 0
+
+
+async def release_mark(name: str, *, token: str, retry_at: dt.datetime,
+                       now: dt.datetime) -> None:
+    """A failed run leaves the mark where it was, so the next run redoes all of it; the job is
+    free again at `retry_at` (for every worker, so a persistent failure is retried once per
+    interval, not by each worker at each check)."""
+    sql = new_sql()
+    await conn().execute_query(
+        f"UPDATE push_scheduler_marks SET claimed_by = NULL, lease_until = {sql.p(retry_at)}, "
+        f"updated_at = {sql.p(now)} WHERE name = {sql.p(name)} AND claimed_by = {sql.p(token)}",
+        sql.params)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRow:
+    name: str
+    done_until: dt.datetime
+    done_by: str | None
+    claimed_by: str | None
+    lease_until: dt.datetime | None
+
+
+async def mark(name: str) -> MarkRow | None:
+    sql = new_sql()
+    rows = await conn().execute_query_dict(
+        "SELECT name, done_until, done_by, claimed_by, lease_until FROM push_scheduler_marks "
+        f"WHERE name = {sql.p(name)}", sql.params)
+    if not rows:
+        return None
+    r = rows[0]
+    done_until = as_datetime(r["done_until"])
+    assert done_until is not None
+    return MarkRow(str(r["name"]), done_until, r["done_by"], r["claimed_by"],
+                   as_datetime(r["lease_until"]))

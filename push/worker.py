@@ -15,8 +15,9 @@ Inside one worker:
   released as pending + possibly_duplicate;
 - housekeeping relays outbox events to Redis, publishes due scheduled notices
   (`notices.service.publish_due`), runs the reminder scheduler, re-runs matching for
-  enterprises changed since its last sweep (repairing a failed profile-change listener) and
-  forgets Idempotency-Keys older than a day.
+  enterprises changed since the last sweep (repairing a failed profile-change listener; one
+  worker sweeps each interval for all, `push.sweeps`) and forgets Idempotency-Keys older than
+  a day.
 Redis only wakes the claimer early (`entpage:push:wake`); PostgreSQL is polled regardless, so
 a flushed or restarted Redis loses nothing.
 """
@@ -45,7 +46,7 @@ from tortoise.transactions import in_transaction
 from core import clock
 from core.redis import close_pubsub, end_if_cancel_lost, get_redis
 from core.settings import Settings, get_settings
-from push import events, repository
+from push import events, repository, sweeps
 from push.config import PushConfig, push_config
 from push.models import CHANNELS
 from push.pipeline import Effects, Job, MessageCache, apply_effects, deferred, prepare_batch, settle
@@ -59,11 +60,6 @@ from push.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_SWEEP_S = 3600.0
-# The re-match repair sweep: enterprises written since the last sweep are matched again. On
-# start a worker looks back an hour; the overlap covers transactions that committed late.
-REMATCH_SWEEP_S = 60.0
-REMATCH_SWEEP_LOOKBACK = dt.timedelta(hours=1)
-REMATCH_SWEEP_OVERLAP = dt.timedelta(minutes=2)
 
 
 @dataclass(slots=True)
@@ -146,7 +142,6 @@ class _Worker:
         self.flush_now = asyncio.Event()
         self.wake = asyncio.Event()
         self.paused: dict[str, dt.datetime] = {}
-        self.rematch_since = clock.now() - REMATCH_SWEEP_LOOKBACK
 
     # ------------------------------------------------------------------------ outcomes
     def add(self, outcomes: Sequence[Outcome], effects: Effects | None = None) -> None:
@@ -331,7 +326,7 @@ class _Worker:
             jobs += [("publish_due", self.scheduler_interval_s, self._publish_due),
                      ("reminders", self.reminder_interval_s, self._reminders),
                      ("idempotency_expiry", IDEMPOTENCY_SWEEP_S, self._expire_idempotency),
-                     ("rematch_sweep", REMATCH_SWEEP_S, self._rematch_sweep)]
+                     ("rematch_sweep", sweeps.REMATCH_SWEEP_CHECK_S, self._rematch_sweep)]
         tick = min(interval for _, interval, _ in jobs)
         while not done.is_set():
             for name, interval, run in jobs:
@@ -365,13 +360,8 @@ class _Worker:
             self.wake.set()
 
     async def _rematch_sweep(self) -> None:
-        from notices.page_sections import rematch_changed_since
-
-        until = clock.now()
-        added = await rematch_changed_since(self.rematch_since - REMATCH_SWEEP_OVERLAP)
-        self.rematch_since = until  # only after success: a failed sweep is retried in full
-        if added:
-            log.warning("push.worker.rematch_repaired", extra={"added": added})
+        run = await sweeps.rematch_sweep(holder=self.worker_id)
+        if run is not None and run.result:
             self.wake.set()
 
     async def _expire_idempotency(self) -> None:
