@@ -72,9 +72,9 @@ class ConsoleServer:
                            {"username": PUBLISHER[0], "password": PUBLISHER[1]})
         return str(tokens["access_token"])
 
-    def acknowledge_as_staff(self, notice_id: int, *, phone: str) -> str:
-        """Enterprise staff of the first recipient acknowledge the notice (through the API, as
-        the app would); returns that enterprise's USCC."""
+    def recipient_staff(self, notice_id: int, *, phone: str) -> tuple[str, str]:
+        """A new staff member (`phone`) of the notice's first recipient, as an admin would add
+        one; returns that enterprise's USCC and the staff member's access token."""
         receipts = http_json("GET", f"{self.base_url}/v1/notices/{notice_id}/receipts?limit=1",
                              token=self.publisher_token())
         uscc = str(receipts["items"][0]["uscc"])
@@ -86,6 +86,12 @@ class ConsoleServer:
         }, token=admin)
         staff = http_json("POST", f"{self.base_url}/v1/auth/login",
                           {"phone": phone, "password": "console-staff-pass"})["access_token"]
+        return uscc, str(staff)
+
+    def acknowledge_as_staff(self, notice_id: int, *, phone: str) -> str:
+        """Enterprise staff of the first recipient acknowledge the notice (through the API, as
+        the app would); returns that enterprise's USCC."""
+        uscc, staff = self.recipient_staff(notice_id, phone=phone)
         http_json("POST", f"{self.base_url}/v1/enterprises/{uscc}/notices/{notice_id}/ack", {},
                   token=staff)
         return uscc

@@ -2,7 +2,9 @@
 urgent warning, pick a zone and an industry and watch the audience count follow, see a
 jurisdiction refusal and a field-level rule error, preview on a phone, publish (a double click
 publishes once), open the statistics with deliveries from the fake FCM, export the
-unacknowledged enterprises as CSV, recall; then the same pages at 375 px and in zh-Hant.
+unacknowledged enterprises as CSV, recall; then the same pages at 375 px and in zh-Hant. Issue a
+correction (a refused one first), see it in the enterprise's inbox and page, read the revision
+history.
 
 Screenshots go to $ENTPAGE_TEST_ARTIFACTS/console/ (default test-artifacts/console/).
 """
@@ -390,4 +392,171 @@ def test_console_never_shows_an_older_rules_audience_as_current(
     page.wait_for_timeout(300)  # past the preview debounce: any late answer has landed
     assert audience_settled(page) == everyone
     assert {_number(text) for text in page.evaluate("window.shownAsCurrent")} <= {everyone}
+    assert not page.problems, page.problems
+
+
+CORRECTION_TITLE = "关于2027年度企业年报填报的通知"
+CORRECTED_TITLE = "关于2027年度企业年报填报的通知（更正：截止日期）"
+CORRECTION_BODY = "请于 **6 月 30 日**前完成年报填报。\n\n逾期将列入经营异常名录。"
+CORRECTED_BODY = "请于 **7 月 15 日**前完成年报填报。\n\n逾期将列入经营异常名录。"
+
+
+def _inbox_item(server: ConsoleServer, uscc: str, staff: str, notice_id: int) -> Any:
+    inbox = http_json("GET", f"{server.base_url}/v1/enterprises/{uscc}/notices?state=all&limit=100",
+                      token=staff)
+    return next(item for item in inbox["items"] if item["id"] == notice_id)
+
+
+def _page_item(server: ConsoleServer, uscc: str, staff: str, notice_id: int) -> Any:
+    page = http_json("GET", f"{server.base_url}/v1/enterprises/{uscc}/page", token=staff)
+    return next(item for item in page["notices"]["items"] if item["id"] == notice_id)
+
+
+def test_console_correction_and_revision_history(page: Any, console_server: ConsoleServer,
+                                                 console_artifacts: Path) -> None:
+    """发布更正 and 修订记录: a bad correction (empty title) is refused by the field and changes
+    nothing; a good one becomes revision 2, which the enterprise's inbox and page show with the
+    已更正 flag; the history lists both revisions with what changed; a language switch keeps the
+    form; a recalled notice offers no correction."""
+    server = console_server
+    token = server.publisher_token()
+    rule = {"all": [{"field": "zone", "op": "in", "value": ["nansha"]},
+                    {"field": "size", "op": "in", "value": ["micro"]}]}
+    created = http_json("POST", f"{server.base_url}/v1/notices", {
+        "kind": "reminder", "title": CORRECTION_TITLE, "body": CORRECTION_BODY, "rule": rule,
+    }, token=token)
+    notice_id = created["id"]
+    http_json("POST", f"{server.base_url}/v1/notices/{notice_id}/publish", {}, token=token)
+    uscc, staff = server.recipient_staff(notice_id, phone="13900001002")
+    before = _page_item(server, uscc, staff, notice_id)  # the page is now cached
+    assert before["title"] == CORRECTION_TITLE and before["corrected"] is False
+
+    # --- from the statistics to the correction form, prefilled with the current text ------------
+    login(page, server)
+    page.goto(f"{server.base_url}/console#/notices/{notice_id}")
+    page.get_by_test_id("open-correction").click()
+    page.wait_for_url(re.compile(rf"#/notices/{notice_id}/correct$"))
+    title = page.locator("input[name=title]")
+    page.wait_for_function(
+        "(t) => document.querySelector('input[name=title]').value === t", arg=CORRECTION_TITLE)
+    assert page.locator("textarea[name=body]").input_value() == CORRECTION_BODY
+    assert page.get_by_test_id("correction-revision").inner_text() == "当前为第 1 版"
+    assert page.locator("input[name=kind], input[name=standing], input[name=publish_at]").count() == 0
+    phone = page.get_by_test_id("phone-preview")
+    phone.get_by_test_id("phone-corrected").wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=phone-body] strong')?.textContent === '6 月 30 日'")
+
+    # --- a bad correction: the server's problem lands by the title; nothing changes ------------
+    title.fill("")
+    page.get_by_test_id("submit-correction").click()
+    title_error = page.locator('[data-field="title"] > .field-error')
+    title_error.wait_for(state="visible")
+    assert title_error.inner_text().endswith("不能为空")
+    assert title.get_attribute("aria-invalid") == "true"
+    assert "更正未发布" in page.locator(".form-banner").inner_text()
+    page.screenshot(path=str(console_artifacts / "correction-error.png"), full_page=True)
+    unchanged = http_json("GET", f"{server.base_url}/v1/notices/{notice_id}", token=token)
+    assert unchanged["title"] == CORRECTION_TITLE and unchanged["revision"] == 1
+    assert unchanged["corrected_at"] is None
+    revisions = http_json("GET", f"{server.base_url}/v1/notices/{notice_id}/revisions",
+                          token=token)["items"]
+    assert [r["number"] for r in revisions] == [1]
+
+    # --- the good correction, kept across a language switch -----------------------------------
+    title.fill(CORRECTED_TITLE)
+    page.locator("textarea[name=body]").fill(CORRECTED_BODY)
+    page.locator("textarea[name=correction_note]").fill("截止日期延至 7 月 15 日")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=phone-body] strong')?.textContent === '7 月 15 日'")
+    assert phone.get_by_test_id("phone-title").inner_text() == CORRECTED_TITLE
+    page.locator("#lang-toggle").click()
+    page.get_by_role("heading", name="發布更正").wait_for()
+    assert page.locator("input[name=title]").input_value() == CORRECTED_TITLE
+    assert page.locator("textarea[name=correction_note]").input_value() == "截止日期延至 7 月 15 日"
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=phone-body] strong')?.textContent === '7 月 15 日'")
+    page.screenshot(path=str(console_artifacts / "correction-zh-hant.png"), full_page=True)
+    page.locator("#lang-toggle").click()
+    page.get_by_role("heading", name="发布更正").wait_for()
+    page.screenshot(path=str(console_artifacts / "correction-form.png"), full_page=True)
+    page.get_by_test_id("submit-correction").dblclick()  # one correction, not two
+    result = page.get_by_test_id("correction-result")
+    result.wait_for()
+    assert "第 2 版" in result.inner_text()
+    assert page.locator("input[name=title]").is_disabled()
+
+    corrected = http_json("GET", f"{server.base_url}/v1/notices/{notice_id}", token=token)
+    assert corrected["title"] == CORRECTED_TITLE and corrected["body"] == CORRECTED_BODY
+    assert corrected["revision"] == 2 and corrected["corrected_at"]
+    assert corrected["kind"] == "reminder" and corrected["expire_at"] is None  # untouched
+
+    # --- what the enterprise sees: the corrected title, flagged 已更正 -------------------------
+    item = _inbox_item(server, uscc, staff, notice_id)
+    assert item["title"] == CORRECTED_TITLE
+    assert item["corrected"] is True and item["corrected_label"] == "已更正"
+    detail = http_json("GET", f"{server.base_url}/v1/enterprises/{uscc}/notices/{notice_id}",
+                       token=staff)
+    assert "7 月 15 日" in detail["body_html"] and detail["revision"] == 2
+    on_page = _page_item(server, uscc, staff, notice_id)
+    assert on_page["title"] == CORRECTED_TITLE and on_page["corrected_label"] == "已更正"
+
+    # --- the revision history --------------------------------------------------------------------
+    page.get_by_test_id("open-revisions").click()
+    page.wait_for_url(re.compile(rf"#/notices/{notice_id}/revisions$"))
+    cards = page.get_by_test_id("revision-list").locator(":scope > li")
+    cards.first.wait_for()
+    assert cards.count() == 2
+    assert [cards.nth(i).get_attribute("data-revision") for i in range(2)] == ["2", "1"]
+    newest, first = cards.nth(0), cards.nth(1)
+    assert newest.get_by_test_id("current-revision").inner_text() == "当前版本"
+    assert first.get_by_test_id("current-revision").count() == 0
+    assert newest.get_by_test_id("revision-title").inner_text() == CORRECTED_TITLE
+    assert first.get_by_test_id("revision-title").inner_text() == CORRECTION_TITLE
+    assert "7 月 15 日" in newest.get_by_test_id("revision-body").inner_text()
+    assert "6 月 30 日" in first.get_by_test_id("revision-body").inner_text()
+    changes = newest.get_by_test_id("revision-changes")
+    assert changes.locator("li").count() == 2  # the title and the body, nothing else
+    title_change = changes.locator('li[data-field="title"]').inner_text()
+    assert CORRECTION_TITLE in title_change and CORRECTED_TITLE in title_change
+    assert "增加 1 行，删除 1 行" in changes.locator('li[data-field="body"]').inner_text()
+    assert "截止日期延至 7 月 15 日" in newest.inner_text()
+    assert "（我）" in newest.locator(".meta").inner_text()
+    assert "首次发布" in first.inner_text()
+    assert page.get_by_test_id("corrected-badge").inner_text() == "已更正"
+    newest.locator("details summary").click()
+    diff = newest.get_by_test_id("revision-diff")
+    assert diff.locator(".diff-del").inner_text().endswith("6 月 30 日**前完成年报填报。")
+    assert diff.locator(".diff-add").inner_text().endswith("7 月 15 日**前完成年报填报。")
+    page.screenshot(path=str(console_artifacts / "revisions.png"), full_page=True)
+    page.locator("#lang-toggle").click()
+    page.get_by_role("heading", name="修訂記錄").wait_for()
+    page.get_by_test_id("revision-list").locator(":scope > li").first.wait_for()
+    assert page.get_by_test_id("current-revision").inner_text() == "當前版本"
+    page.screenshot(path=str(console_artifacts / "revisions-zh-hant.png"), full_page=True)
+    page.locator("#lang-toggle").click()
+    page.get_by_role("heading", name="修订记录").wait_for()
+    page.set_viewport_size({"width": 375, "height": 812})  # no sideways scrolling on a phone
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=str(console_artifacts / "revisions-375.png"), full_page=True)
+    page.goto(f"{server.base_url}/console#/notices/{notice_id}/correct")
+    page.get_by_test_id("phone-corrected").wait_for()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=str(console_artifacts / "correction-375.png"), full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+
+    # --- the list marks it corrected; once recalled, no correction is offered --------------------
+    page.locator("#nav").get_by_role("link", name="我的通知").click()
+    row = page.locator("tbody tr", has_text=CORRECTED_TITLE)
+    row.get_by_test_id("corrected-badge").wait_for()
+    assert row.get_by_role("link", name="更正", exact=True).count() == 1
+    page.screenshot(path=str(console_artifacts / "notices-list-corrected.png"))
+    http_json("POST", f"{server.base_url}/v1/notices/{notice_id}/recall", {}, token=token)
+    page.goto(f"{server.base_url}/console#/notices/{notice_id}/revisions")
+    page.get_by_test_id("revision-list").locator(":scope > li").first.wait_for()
+    assert page.get_by_test_id("open-correction").count() == 0
+    page.goto(f"{server.base_url}/console#/notices/{notice_id}/correct")
+    page.get_by_text("该通知已撤回，不能更正。").wait_for()
+    assert page.get_by_test_id("submit-correction").is_disabled()
     assert not page.problems, page.problems

@@ -1,32 +1,24 @@
 // Compose a notice or a policy: fields, targeting pickers, live audience preview, phone
 // preview, save, publish (now or scheduled) with an Idempotency-Key fixed per compose session.
 import {
-  ApiError, NetworkError, get, newIdempotencyKey, patch, post, request,
+  ApiError, get, newIdempotencyKey, patch, post, request,
 } from './api.js';
 import {
   debounce, formatNumber, h, isoToLocalShanghai, localShanghaiToIso, replace, uid,
 } from './dom.js';
 import {
-  banner, checkGroup, clearErrors, field, input, pickerFieldset, select, setFieldError, textarea,
+  banner, checkGroup, clearErrors, field, input, pickerFieldset, placeProblems, problemMessage,
+  select, setFieldError, textarea,
 } from './forms.js';
 import { createIndustryPicker } from './industry-picker.js';
-import { pick, problemText, reasonText, t } from './i18n.js';
+import { pick, reasonText, t } from './i18n.js';
+import { bodyRenderer, noticeTextFields } from './notice-fields.js';
 import { renderPhone } from './phone.js';
 import {
   buildRule, emptyState, isUsccForm, locate, parseUsccList, ruleToState,
 } from './rule.js';
 
 const PREVIEW_DEBOUNCE_MS = 250;
-const BODY_DEBOUNCE_MS = 300;
-
-function problemMessage(error) {
-  if (error instanceof NetworkError) return t('网络异常，请检查连接后重试');
-  if (error instanceof ApiError) {
-    const first = error.errors[0];
-    return first ? problemText(first) : reasonText(error.message);
-  }
-  return String(error.message || error);
-}
 
 export function composeView(ctx, { kind = 'notice', editId = null, restore = null } = {}) {
   const { me, options } = ctx;
@@ -48,8 +40,6 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
   let wantedRuleJson = null;
   let lastResult = null; // the answer on screen, for lastRuleJson
   let previewController = null;
-  let bodyController = null;
-  let bodyHtml = '';
   const view = h('section', { class: 'compose', 'aria-labelledby': 'compose-title' });
 
   // ---------------------------------------------------------------- header and kind switch
@@ -63,44 +53,22 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
 
   // ---------------------------------------------------------------- notice fields
   const kindOptions = options.notice_kinds.map((k) => ({ value: k.code, label: pick(k) }));
-  const controls = {};
+  const text = noticeTextFields({ options });
+  const controls = { ...text.controls };
   controls.kind = select(kindOptions, { name: 'kind' });
-  controls.title = input({ name: 'title', maxlength: 80, required: true, autocomplete: 'off' });
-  controls.body_format = select([
-    { value: 'markdown', label: 'Markdown' }, { value: 'html', label: 'HTML' },
-  ], { name: 'body_format' });
-  controls.body = textarea({ name: 'body', rows: 9, required: true, maxlength: 20000 });
-  const bodyPreview = h('div', { class: 'rendered body-preview', 'aria-live': 'polite', 'data-testid': 'body-preview' });
-  const priorityName = uid('priority');
-  const priorities = options.priorities.map((p) => {
-    const id = uid('prio');
-    const radio = h('input', { type: 'radio', id, name: priorityName, value: p.code, checked: p.code === 'normal' });
-    return { radio, el: h('div', { class: 'check' }, radio, h('label', { for: id }, pick(p))) };
-  });
   controls.ack_required = h('input', { type: 'checkbox', name: 'ack_required' });
   controls.standing = h('input', { type: 'checkbox', name: 'standing' });
-  controls.action_url = input({ name: 'action_url', type: 'url', inputmode: 'url', placeholder: 'https://' });
   controls.publish_at = input({ name: 'publish_at', type: 'datetime-local' });
-  controls.expire_at = input({ name: 'expire_at', type: 'datetime-local' });
 
-  const charCount = h('span', { class: 'hint counter', 'aria-live': 'off' });
   const noticeFields = h('fieldset', { class: 'group' },
     h('legend', {}, t('内容')),
     h('div', { class: 'grid-2' },
       field({ name: 'kind', label: t('类型'), control: controls.kind }),
-      h('div', { class: 'field', dataset: { field: 'priority' } },
-        h('span', { class: 'label', id: `${priorityName}-label` }, t('优先级')),
-        h('div', { class: 'checks', role: 'radiogroup', 'aria-labelledby': `${priorityName}-label` },
-          priorities.map((p) => p.el)),
-        h('p', { class: 'field-error', hidden: true }))),
-    field({ name: 'title', label: t('标题'), control: controls.title, required: true, hint: charCount }),
-    h('div', { class: 'grid-2' },
-      field({ name: 'body_format', label: t('正文格式'), control: controls.body_format })),
-    field({
-      name: 'body', label: t('正文'), control: controls.body, required: true,
-      hint: t('支持 Markdown：# 标题、**加粗**、- 列表、[链接](https://…)；图片与脚本会被过滤'),
-    }),
-    h('div', { class: 'field' }, h('span', { class: 'label' }, t('正文预览（经服务器净化，与企业看到的一致）')), bodyPreview),
+      text.fields.priority),
+    text.fields.title,
+    h('div', { class: 'grid-2' }, text.fields.body_format),
+    text.fields.body,
+    text.fields.preview,
     h('div', { class: 'grid-2' },
       h('div', { class: 'field field-check', dataset: { field: 'ack_required' } },
         h('div', { class: 'check' }, controls.ack_required,
@@ -110,10 +78,10 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
         h('div', { class: 'check' }, controls.standing,
           h('label', { for: controls.standing.id = uid('standing') }, t('常驻：之后新符合条件的企业也会收到'))),
         h('p', { class: 'field-error', hidden: true }))),
-    field({ name: 'action_url', label: t('办理链接（可选）'), control: controls.action_url, hint: t('仅限 https:// 地址') }),
+    text.fields.action_url,
     h('div', { class: 'grid-2' },
       field({ name: 'publish_at', label: t('定时发布（北京时间，可选）'), control: controls.publish_at, hint: t('留空则立即发布') }),
-      field({ name: 'expire_at', label: t('过期时间（北京时间，可选）'), control: controls.expire_at })));
+      text.fields.expire_at));
 
   // ---------------------------------------------------------------- policy fields
   const categoryOptions = options.policy_categories.map((c) => ({ value: c.name, label: pick(c) }));
@@ -472,46 +440,21 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
   }
 
   // ---------------------------------------------------------------- body and phone preview
-  const renderBody = debounce(async () => {
-    if (bodyController) bodyController.abort();
-    const controller = new AbortController();
-    bodyController = controller;
-    const body = controls.body.value;
-    if (!body.trim()) {
-      bodyHtml = '';
-      replace(bodyPreview, h('p', { class: 'hint' }, t('（正文为空）')));
-      refreshPhone();
-      return;
-    }
-    try {
-      const result = await post('/v1/console/render',
-        { body, body_format: controls.body_format.value }, { signal: controller.signal });
-      if (controller.signal.aborted) return;
-      bodyHtml = result.html;
-      setFieldError(controls.body.closest('.field'), '');
-    } catch (error) {
-      if (error.name === 'AbortError' || controller.signal.aborted) return;
-      setFieldError(controls.body.closest('.field'), problemMessage(error));
-      return;
-    }
-    replace(bodyPreview);
-    bodyPreview.append(renderPhone.fragment(bodyHtml));
-    refreshPhone();
-  }, BODY_DEBOUNCE_MS);
+  const body = bodyRenderer({ fields: text, onRendered: () => refreshPhone() });
+  const renderBody = body.render;
 
   function refreshPhone() {
-    const selectedPriority = priorities.find((p) => p.radio.checked);
     if (kind === 'notice') {
       renderPhone.notice(phone, {
         kind: controls.kind.value,
         kindLabel: pick(options.notice_kinds.find((k) => k.code === controls.kind.value)),
         title: controls.title.value,
-        priority: selectedPriority ? selectedPriority.radio.value : 'normal',
+        priority: text.priority(),
         ackRequired: controls.ack_required.checked,
         actionUrl: controls.action_url.value,
         department: me.department,
         when: localShanghaiToIso(controls.publish_at.value),
-        html: bodyHtml,
+        html: body.html(),
       });
     } else {
       renderPhone.policy(phone, {
@@ -531,9 +474,7 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
     }
   }
 
-  function updateCounter() {
-    charCount.textContent = t('{n}/80 字', { n: controls.title.value.length });
-  }
+  const updateCounter = text.updateCounter;
 
   form.addEventListener('input', (event) => {
     if (event.target === controls.body) renderBody();
@@ -549,18 +490,18 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
 
   // ---------------------------------------------------------------- save and publish
   function noticePayload() {
-    const selectedPriority = priorities.find((p) => p.radio.checked);
+    const values = text.values();
     return {
       kind: controls.kind.value,
-      title: controls.title.value.trim(),
-      body: controls.body.value,
-      body_format: controls.body_format.value,
-      priority: selectedPriority ? selectedPriority.radio.value : 'normal',
+      title: values.title,
+      body: values.body,
+      body_format: values.body_format,
+      priority: values.priority,
       ack_required: controls.ack_required.checked,
       standing: controls.standing.checked,
-      action_url: controls.action_url.value.trim() || null,
+      action_url: values.action_url,
       publish_at: localShanghaiToIso(controls.publish_at.value),
-      expire_at: localShanghaiToIso(controls.expire_at.value),
+      expire_at: values.expire_at,
       rule: currentRule().rule,
     };
   }
@@ -594,17 +535,7 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
         || error.errors.some((p) => p.field && p.field.startsWith('rule')))) {
       showRuleProblem(error, 'rule');
     }
-    const general = [];
-    for (const problem of error instanceof ApiError ? error.errors : []) {
-      if (!problem.field || problem.field.startsWith('rule')) continue;
-      const name = kind === 'policy' && problem.field === 'title' ? 'title' : problem.field;
-      const container = form.querySelector(`[data-field="${CSS.escape(name)}"]`)
-        || form.querySelector(`[data-field="${CSS.escape(name.split('/')[0])}"]`);
-      if (container) setFieldError(container, problemText(problem));
-      else general.push(problemText(problem));
-    }
-    const first = form.querySelector('.has-error input, .has-error textarea, .has-error select');
-    if (first) first.focus();
+    const general = placeProblems(form, error, { skip: (name) => name.startsWith('rule') });
     const message = error instanceof ApiError && error.code === 'outside-jurisdiction'
       ? t('超出辖区，未发布') : general.join('；') || problemMessage(error);
     replace(formBanner, banner('error', message));
@@ -689,16 +620,11 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
     const item = await get(`${base}/${editId}`);
     session.status = item.status;
     if (kind === 'notice') {
+      text.fill(item);
       controls.kind.value = item.kind;
-      controls.title.value = item.title;
-      controls.body.value = item.body || '';
-      controls.body_format.value = item.body_format;
-      for (const p of priorities) p.radio.checked = p.radio.value === item.priority;
       controls.ack_required.checked = item.ack_required;
       controls.standing.checked = item.standing;
-      controls.action_url.value = item.action_url || '';
       controls.publish_at.value = isoToLocalShanghai(item.publish_at);
-      controls.expire_at.value = isoToLocalShanghai(item.expire_at);
     } else {
       controls.policy_title.value = item.title;
       controls.category.value = item.category;
@@ -736,9 +662,8 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
     for (const [name, control] of Object.entries(controls)) {
       values[name] = control.type === 'checkbox' ? control.checked : control.value;
     }
-    const selectedPriority = priorities.find((p) => p.radio.checked);
     return {
-      kind, editId, state, rawRule, values, priority: selectedPriority && selectedPriority.radio.value,
+      kind, editId, state, rawRule, values, priority: text.priority(),
       session: { ...session, busy: false },
     };
   }
@@ -750,7 +675,7 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
       if (control.type === 'checkbox') control.checked = value;
       else control.value = value;
     }
-    for (const p of priorities) p.radio.checked = p.radio.value === saved.priority;
+    text.setPriority(saved.priority);
     Object.assign(session, saved.session);
     applyState(saved.state);
     rawRule = saved.rawRule;
@@ -764,7 +689,6 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
   renderTags();
   updateCounter();
   labels();
-  replace(bodyPreview, h('p', { class: 'hint' }, t('（正文为空）')));
   let ready;
   if (restore) {
     restoreSnapshot(restore);
@@ -786,9 +710,8 @@ export function composeView(ctx, { kind = 'notice', editId = null, restore = nul
     el: view,
     destroy() {
       previewRule.cancel();
-      renderBody.cancel();
+      body.cancel();
       if (previewController) previewController.abort();
-      if (bodyController) bodyController.abort();
     },
     snapshot,
   };

@@ -1,6 +1,8 @@
-// Form building blocks with labels, hints and error slots wired for assistive technology.
+// Form building blocks with labels, hints and error slots wired for assistive technology, and
+// the placing of a problem+json answer's field problems next to the fields they name.
+import { ApiError, NetworkError } from './api.js';
 import { h, uid } from './dom.js';
-import { t } from './i18n.js';
+import { problemText, reasonText, t } from './i18n.js';
 
 // One labelled control. `name` is the API field (title, guide/contact) that problems point at.
 export function field({ name, label, control, hint = null, required = false, wide = false }) {
@@ -75,6 +77,32 @@ export function setFieldError(container, message) {
 
 export function clearErrors(root) {
   for (const el of root.querySelectorAll('.has-error')) setFieldError(el, '');
+}
+
+// One line for an error: the first field problem, the detail, or the network failure.
+export function problemMessage(error) {
+  if (error instanceof NetworkError) return t('网络异常，请检查连接后重试');
+  if (error instanceof ApiError) {
+    const first = error.errors[0];
+    return first ? problemText(first) : reasonText(error.message);
+  }
+  return String(error.message || error);
+}
+
+// Each field problem of `error` goes next to its field in `form` ([data-field="title"], or the
+// first segment of a path such as guide/contact); `skip(field)` leaves some to the caller, and
+// `describe(problem)` may word one for this form. Returns the texts that have no field here.
+export function placeProblems(form, error, { skip = () => false, describe = problemText } = {}) {
+  const general = [];
+  for (const problem of error instanceof ApiError ? error.errors : []) {
+    if (!problem.field || skip(problem.field)) continue;
+    const container = form.querySelector(`[data-field="${CSS.escape(problem.field)}"]`)
+      || form.querySelector(`[data-field="${CSS.escape(problem.field.split('/')[0])}"]`);
+    if (container) setFieldError(container, describe(problem));
+    else general.push(describe(problem));
+  }
+  form.querySelector('.has-error input, .has-error textarea, .has-error select')?.focus();
+  return general;
 }
 
 export function banner(kind, ...content) {

@@ -95,6 +95,10 @@ const REASONS = [
   [/^must be a date/, '日期格式不正确'],
   [/^must not contain control characters$/, '不能包含控制字符'],
   [/^unknown field$/, '不支持的字段'],
+  [/^A recalled notice cannot be edited\.?$/, '已撤回的通知不能修改'],
+  [/^The notice changed meanwhile; reload and retry\.?$/, '通知刚被他人修改，请刷新后重试'],
+  [/cannot change after publishing/, '发布后不能更改此项'],
+  [/^This notice belongs to another department\.?$/, '该通知属于其他部门'],
 ];
 
 export function problemText(problem) {

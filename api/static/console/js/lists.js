@@ -1,8 +1,8 @@
 // The department's notices and policies: status, reach, and the actions each status allows.
-import { ApiError, get, post } from './api.js';
+import { get, post } from './api.js';
 import { formatNumber, formatTime, h, replace } from './dom.js';
-import { banner, confirmDialog, select } from './forms.js';
-import { pick, problemText, reasonText, t } from './i18n.js';
+import { banner, confirmDialog, problemMessage, select } from './forms.js';
+import { pick, t } from './i18n.js';
 import { STATUS_LABELS } from './compose.js';
 
 const NOTICE_STATUSES = ['', 'draft', 'scheduled', 'published', 'recalled'];
@@ -12,10 +12,19 @@ export function statusBadge(status) {
   return h('span', { class: `badge status-${status}` }, t(STATUS_LABELS[status] || status));
 }
 
-function errorText(error) {
-  if (error instanceof ApiError) return (error.errors[0] ? problemText(error.errors[0]) : reasonText(error.message));
-  return String(error.message || error);
+// The label enterprises see on a corrected notice (the API's corrected_label).
+export function correctedBadge(notice) {
+  return notice.corrected_at
+    ? h('span', { class: 'badge badge-corrected', 'data-testid': 'corrected-badge' }, t('已更正')) : null;
 }
+
+// Only a published notice that has not expired can be corrected (recalled ones cannot).
+export function isCorrectable(notice) {
+  return notice.status === 'published'
+    && !(notice.expire_at && Date.parse(notice.expire_at) <= Date.now());
+}
+
+const errorText = problemMessage;
 
 export function recallNotice(notice, after) {
   return async () => {
@@ -90,7 +99,8 @@ function listView(ctx, { kind }) {
     return h('tr', {},
       h('td', { 'data-label': headers[0] },
         n.priority === 'urgent' ? h('span', { class: 'badge badge-urgent' }, t('紧急')) : null, ' ',
-        h('a', { href: n.status === 'draft' ? `#/compose/notice/${n.id}` : `#/notices/${n.id}` }, n.title)),
+        h('a', { href: n.status === 'draft' ? `#/compose/notice/${n.id}` : `#/notices/${n.id}` }, n.title),
+        n.corrected_at ? ' ' : null, correctedBadge(n)),
       h('td', { 'data-label': headers[1] }, kindItem ? pick(kindItem) : n.kind),
       h('td', { 'data-label': headers[2] }, statusBadge(n.status)),
       h('td', { 'data-label': headers[3], class: 'num' }, n.published_at ? formatNumber(n.recipient_count) : '—'),
@@ -99,6 +109,8 @@ function listView(ctx, { kind }) {
       h('td', { 'data-label': headers[5], class: 'actions-cell' },
         n.status === 'draft' ? h('a', { class: 'btn btn-small', href: `#/compose/notice/${n.id}` }, t('编辑')) : null,
         n.status !== 'draft' ? h('a', { class: 'btn btn-small', href: `#/notices/${n.id}` }, t('统计')) : null,
+        isCorrectable(n) ? h('a', { class: 'btn btn-small', href: `#/notices/${n.id}/correct` }, t('更正')) : null,
+        n.published_at ? h('a', { class: 'btn btn-small', href: `#/notices/${n.id}/revisions` }, t('修订记录')) : null,
         ['published', 'scheduled'].includes(n.status)
           ? h('button', { type: 'button', class: 'btn btn-small btn-danger', onclick: recallNotice(n, done) }, t('撤回'))
           : null));

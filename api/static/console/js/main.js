@@ -4,12 +4,14 @@ import {
   ApiError, NetworkError, get, isLoggedIn, login, logout, onSessionChange, reference,
 } from './api.js';
 import { composeView } from './compose.js';
+import { correctionView } from './correction.js';
 import { h, replace } from './dom.js';
 import { banner, field, input } from './forms.js';
 import {
   currentLang, onLangChange, problemText, reasonText, setLang, t, translateTree,
 } from './i18n.js';
 import { noticesList, policiesList } from './lists.js';
+import { revisionsView } from './revisions.js';
 import { noticeStatsView, policyStatsView } from './stats.js';
 
 const main = document.getElementById('main');
@@ -21,13 +23,17 @@ const logoutButton = document.getElementById('logout');
 let ctx = null;
 let current = null; // { view, route }
 
+// Each view is built from the context, the route's match and, after a language switch, the
+// snapshot the previous instance of the same route left (views with a form keep what was typed).
 const ROUTES = [
-  [/^#\/compose$/, (c) => composeView(c, { kind: 'notice' })],
-  [/^#\/compose\/policy$/, (c) => composeView(c, { kind: 'policy' })],
-  [/^#\/compose\/notice\/(\d+)$/, (c, m) => composeView(c, { kind: 'notice', editId: Number(m[1]) })],
-  [/^#\/compose\/policy\/(\d+)$/, (c, m) => composeView(c, { kind: 'policy', editId: Number(m[1]) })],
+  [/^#\/compose$/, (c, m, restore) => composeView(c, { kind: 'notice', restore })],
+  [/^#\/compose\/policy$/, (c, m, restore) => composeView(c, { kind: 'policy', restore })],
+  [/^#\/compose\/notice\/(\d+)$/, (c, m, restore) => composeView(c, { kind: 'notice', editId: Number(m[1]), restore })],
+  [/^#\/compose\/policy\/(\d+)$/, (c, m, restore) => composeView(c, { kind: 'policy', editId: Number(m[1]), restore })],
   [/^#\/notices$/, (c) => noticesList(c)],
   [/^#\/notices\/(\d+)$/, (c, m) => noticeStatsView(c, { id: Number(m[1]) })],
+  [/^#\/notices\/(\d+)\/correct$/, (c, m, restore) => correctionView(c, { id: Number(m[1]), restore })],
+  [/^#\/notices\/(\d+)\/revisions$/, (c, m) => revisionsView(c, { id: Number(m[1]) })],
   [/^#\/policies$/, (c) => policiesList(c)],
   [/^#\/policies\/(\d+)$/, (c, m) => policyStatsView(c, { id: Number(m[1]) })],
 ];
@@ -72,9 +78,7 @@ function route(restore = null) {
   for (const [pattern, build] of ROUTES) {
     const match = pattern.exec(hash);
     if (match) {
-      const view = restore && restore.route === hash
-        ? composeView(ctx, { kind: restore.snapshot.kind, editId: restore.snapshot.editId, restore: restore.snapshot })
-        : build(ctx, match);
+      const view = build(ctx, match, restore && restore.route === hash ? restore.snapshot : null);
       show(view);
       current = { view, route: hash };
       markNav();

@@ -17,7 +17,8 @@ function notice(container, data) {
   const card = h('article', { class: `phone-card${urgent ? ' urgent' : ''}` },
     h('div', { class: 'phone-badges' },
       urgent ? h('span', { class: 'badge badge-urgent', 'data-testid': 'phone-priority' }, t('紧急')) : null,
-      h('span', { class: `badge badge-kind kind-${data.kind}` }, data.kindLabel || data.kind)),
+      h('span', { class: `badge badge-kind kind-${data.kind}` }, data.kindLabel || data.kind),
+      data.corrected ? h('span', { class: 'badge badge-corrected', 'data-testid': 'phone-corrected' }, t('已更正')) : null),
     h('h3', { class: 'phone-title', 'data-testid': 'phone-title' }, data.title || t('（未填写标题）')),
     h('p', { class: 'phone-meta' }, [data.department, data.when ? formatTime(data.when) : t('发布后显示时间')]
       .filter(Boolean).join(' · ')),

@@ -1,11 +1,13 @@
 // Per-notice statistics: recipients, delivery per channel, read and acknowledged over time, and
 // the enterprises that have not acknowledged (with CSV exports produced by the server).
-import { ApiError, get, request } from './api.js';
+import { get, request } from './api.js';
 import { downloadBlob, formatNumber, formatTime, h, replace } from './dom.js';
-import { banner } from './forms.js';
+import { banner, problemMessage } from './forms.js';
 import { cumulativeSeries, lineChart } from './chart.js';
-import { pick, problemText, reasonText, t } from './i18n.js';
-import { recallNotice, statusBadge, withdrawPolicy } from './lists.js';
+import { pick, t } from './i18n.js';
+import {
+  correctedBadge, isCorrectable, recallNotice, statusBadge, withdrawPolicy,
+} from './lists.js';
 
 const REFRESH_MS = 10_000;
 const CHANNEL_NAMES = { fcm: 'App 推送（FCM）', wechat: '微信订阅消息', stream: '实时推送', live: '实时推送' };
@@ -22,10 +24,7 @@ const SKIP_REASONS = {
   expired: '通知已过期', withdrawn: '政策已撤回',
 };
 
-function errorText(error) {
-  if (error instanceof ApiError) return (error.errors[0] ? problemText(error.errors[0]) : reasonText(error.message));
-  return String(error.message || error);
-}
+const errorText = problemMessage;
 
 function percent(part, whole) {
   return whole ? `${Math.round((part / whole) * 1000) / 10}%` : '—';
@@ -81,11 +80,19 @@ export function noticeStatsView(ctx, { id }) {
       h('h1', { id: 'stats-title' }, notice.title),
       h('p', { class: 'meta' },
         statusBadge(notice.status), ' ',
+        correctedBadge(notice), notice.corrected_at ? ' ' : null,
         notice.priority === 'urgent' ? h('span', { class: 'badge badge-urgent' }, t('紧急')) : null, ' ',
         kindItem ? pick(kindItem) : notice.kind, ' · ',
         t('发布于 {when}', { when: formatTime(notice.published_at || notice.publish_at) }),
+        notice.corrected_at ? ` · ${t('第 {n} 版', { n: notice.revision })}` : '',
         notice.department ? ` · ${notice.department}` : ''),
       h('div', { class: 'button-row' },
+        isCorrectable(notice)
+          ? h('a', { class: 'btn btn-small btn-primary', href: `#/notices/${id}/correct`, 'data-testid': 'open-correction' }, t('发布更正'))
+          : null,
+        notice.published_at
+          ? h('a', { class: 'btn btn-small', href: `#/notices/${id}/revisions`, 'data-testid': 'open-revisions' }, t('修订记录'))
+          : null,
         exportButton(t('导出回执 CSV'), `/v1/notices/${id}/receipts?format=csv`, `notice-${id}-receipts.csv`, message, 'export-receipts'),
         ['published', 'scheduled'].includes(notice.status)
           ? h('button', {
