@@ -176,7 +176,8 @@ class PolicyMatch(Model):
 
 
 class AuditEntry(Model):
-    """Append-only record of every publisher and admin action (全程留痕)."""
+    """Append-only record of every publisher and admin action and every kiosk hand-off
+    (全程留痕); profiles writes through `core.audit`."""
 
     id = fields.BigIntField(primary_key=True)
     at = fields.DatetimeField(db_index=True)

@@ -7,10 +7,17 @@ the hand-off for that enterprise; the approval consumes the nonce. The kiosk's n
 the approval (once) and receives a `kiosk_session` token for that one enterprise: read-only,
 ENTPAGE_KIOSK_SESSION_TTL seconds, extended on touch up to ENTPAGE_KIOSK_SESSION_MAX, and
 revoked server-side (by jti and by session id) when the visitor presses 完成 or walks away.
+
+Audit log (through `core.audit`): `kiosk.handoff_approved` (who, which kiosk, which enterprise,
+from where) before the kiosk can claim the approval, `kiosk.session_started` before the session
+token is issued, and `kiosk.handoff_refused` when someone who is not a member tries to put an
+enterprise's page on a kiosk. Expired or already used codes are not audited: they are routine
+(a second scan, a slow visitor) and put no enterprise's page at stake.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import io
 import logging
@@ -26,7 +33,7 @@ import segno
 from redis.exceptions import WatchError
 from tortoise.exceptions import IntegrityError
 
-from core import clock
+from core import audit, clock
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from core.principals import Principal
 from core.redis import get_redis
@@ -213,21 +220,65 @@ async def _transition(redis: aioredis.Redis, nonce: str,
                 continue
 
 
-async def approve_handoff(principal: Principal, nonce: str, uscc: str) -> dict[str, Any]:
-    """A member of the enterprise approves showing its page on the kiosk (consumes the nonce)."""
+def _iso(epoch_s: int) -> str:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _kiosk_summary(kiosk: Kiosk) -> dict[str, Any]:
+    return {"kiosk_id": kiosk.id, "kiosk_name": kiosk.name, "kiosk_location": kiosk.location}
+
+
+async def approve_handoff(principal: Principal, nonce: str, uscc: str, *,
+                          origin: audit.Origin | None = None) -> dict[str, Any]:
+    """A member of the enterprise approves showing its page on the kiosk (consumes the nonce).
+
+    The approval is on the record before the kiosk can claim it: the code goes pending →
+    approving (of concurrent approvers exactly one gets there), the audit entry is written,
+    then approving → approved, the only state the kiosk's poll claims. If the entry cannot be
+    written the code goes back to pending and nothing was approved."""
+    origin = origin or audit.Origin()
     if principal.kind != "person":
         raise Forbidden("Only enterprise staff signed in to the app can approve a kiosk.")
-    await authorize_enterprise_read(principal, uscc)
+    redis = get_redis()
+    try:
+        await authorize_enterprise_read(principal, uscc)
+    except Forbidden:
+        raw = await redis.get(_handoff_key(nonce))
+        await audit.append(audit.Entry(
+            actor=principal.subject, action="kiosk.handoff_refused", object_type="enterprise",
+            object_id=uscc, origin=origin, summary={
+                "reason": "not_a_member",
+                "kiosk_id": orjson.loads(raw).get("kiosk_id") if raw is not None else None}))
+        raise
 
-    def approve(state: dict[str, Any], ttl_ms: int) -> dict[str, Any]:
+    def begin(state: dict[str, Any], ttl_ms: int) -> dict[str, Any]:
         if state.get("state") != "pending":
             raise Conflict("This QR code was already used.", field="nonce")
-        return {**state, "state": "approved", "uscc": uscc, "person_id": principal.id}
+        return {**state, "state": "approving", "uscc": uscc, "person_id": principal.id}
 
-    state, _ = await _transition(get_redis(), nonce, approve)
+    def step(old: str, new: str) -> Callable[[dict[str, Any], int], dict[str, Any]]:
+        def change(state: dict[str, Any], ttl_ms: int) -> dict[str, Any]:
+            if state.get("state") != old or state.get("person_id") != principal.id:
+                raise Conflict("This QR code was already used.", field="nonce")
+            return {**state, "state": new}
+        return change
+
+    state, _ = await _transition(redis, nonce, begin)
     kiosk = await Kiosk.get_or_none(id=int(state["kiosk_id"]))
     if kiosk is None or not kiosk.active:
+        await redis.delete(_handoff_key(nonce))
         raise NotFound("This kiosk is no longer in service.", field="nonce")
+    try:
+        await audit.append(audit.Entry(
+            actor=principal.subject, action="kiosk.handoff_approved", object_type="enterprise",
+            object_id=uscc, summary=_kiosk_summary(kiosk), origin=origin))
+    except Exception:
+        try:  # unrecorded, so not approved: the visitor can scan the same code again
+            await _transition(redis, nonce, step("approving", "pending"))
+        except Exception:
+            log.exception("kiosk.handoff.reopen_failed", extra={"kiosk_id": kiosk.id})
+        raise
+    await _transition(redis, nonce, step("approving", "approved"))
     log.info("kiosk.handoff.approved", extra={"kiosk_id": kiosk.id, "uscc": uscc,
                                               "person_id": principal.id})
     return {"status": "approved", "uscc": uscc,
@@ -235,7 +286,8 @@ async def approve_handoff(principal: Principal, nonce: str, uscc: str) -> dict[s
 
 
 async def poll_handoff(principal: Principal, nonce: str, *,
-                       settings: Settings | None = None) -> dict[str, Any]:
+                       settings: Settings | None = None,
+                       origin: audit.Origin | None = None) -> dict[str, Any]:
     """The kiosk asks whether its QR code was approved; the first poll after approval claims
     it and receives the session token (never stored anywhere)."""
     settings = settings or get_settings()
@@ -255,6 +307,13 @@ async def poll_handoff(principal: Principal, nonce: str, *,
     enterprise = await Enterprise.get_or_none(uscc=uscc)
     started = int(time.time())
     session_id = secrets.token_urlsafe(12)
+    # On the record before the token exists: if this write fails the code is used up and no
+    # session starts (the visitor scans the next code).
+    await audit.append(audit.Entry(
+        actor=principal.subject, action="kiosk.session_started", object_type="enterprise",
+        object_id=uscc, origin=origin or audit.Origin(), summary={
+            **_kiosk_summary(kiosk), "approved_by": f"person:{state.get('person_id')}",
+            "session": session_id, "session_max_until": _iso(started + settings.kiosk_session_max_s)}))
     token, ttl = _issue_session(kiosk.id, uscc, session_id, started, settings)
     log.info("kiosk.session.started", extra={"kiosk_id": kiosk.id, "uscc": uscc,
                                              "person_id": state.get("person_id"),

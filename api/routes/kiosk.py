@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth
 from api.responses import JsonResponse, read_json
+from api.routes.notices import origin
 from core.errors import NotFound
 from core.validation import Reader
 from profiles import kiosks
@@ -108,7 +109,8 @@ async def create_handoff(request: Request) -> Response:
 
 async def poll_handoff(request: Request) -> Response:
     """Pending, or approved with the kiosk-session token (once); 404 once expired or used."""
-    body = await kiosks.poll_handoff(await auth.principal(request), _nonce(request))
+    body = await kiosks.poll_handoff(await auth.principal(request), _nonce(request),
+                                     origin=origin(request))
     return JsonResponse(body, headers={"Cache-Control": "no-store"})
 
 
@@ -121,7 +123,8 @@ async def approve_handoff(request: Request) -> Response:
     r.raise_if_failed()
     assert raw
     uscc, _ = validate_uscc(raw, field="uscc", allow_legacy=True)
-    return JsonResponse(await kiosks.approve_handoff(caller, _nonce(request), uscc))
+    return JsonResponse(await kiosks.approve_handoff(caller, _nonce(request), uscc,
+                                                     origin=origin(request)))
 
 
 async def extend_session(request: Request) -> Response:

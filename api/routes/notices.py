@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from api import auth
 from api.responses import JsonResponse, read_json
+from core.audit import Origin
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
 from notices import service
@@ -79,13 +80,18 @@ def client_ip(request: Request) -> str | None:
     return peer
 
 
+def origin(request: Request) -> Origin:
+    """The audit log's "from where" for any domain (`core.audit`)."""
+    return Origin(ip=client_ip(request),
+                  user_agent=(request.headers.get("user-agent") or "")[:300] or None,
+                  request_id=(request.headers.get("x-request-id") or "")[:64] or None)
+
+
 async def actor(request: Request) -> Actor:
     principal = await auth.principal(request)
-    return Actor(
-        principal=principal, ip=client_ip(request),
-        user_agent=(request.headers.get("user-agent") or "")[:300] or None,
-        request_id=(request.headers.get("x-request-id") or "")[:64] or None,
-    )
+    where = origin(request)
+    return Actor(principal=principal, ip=where.ip, user_agent=where.user_agent,
+                 request_id=where.request_id)
 
 
 def idempotency_key(request: Request) -> str | None:

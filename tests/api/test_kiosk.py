@@ -11,6 +11,7 @@ import httpx
 import pytest
 from starlette.routing import Route
 
+from core.settings import reset_settings_cache
 from core.tokens import get_tokens, hash_opaque_token
 from profiles.kiosk_models import Kiosk
 from tests.notices.helpers import World, make_world
@@ -267,6 +268,129 @@ async def test_session_is_short_and_has_an_absolute_maximum(client: httpx.AsyncC
     resp = await client.get(f"/v1/enterprises/{w.enterprises['南沙乙']}/page",
                             headers=w.h(lapsed["access_token"]))
     assert resp.status_code == 200
+
+
+# ----------------------------------------------------------------------------- audit
+
+
+async def kiosk_audit(client: httpx.AsyncClient, w: World, **params: str) -> list[dict[str, Any]]:
+    resp = await client.get("/v1/audit", params={"action": "kiosk.", **params},
+                            headers=w.h(w.admin))
+    assert resp.status_code == 200, resp.text
+    items: list[dict[str, Any]] = resp.json()["items"]
+    return items
+
+
+async def test_the_handoff_and_the_session_start_are_audited_with_origin(
+        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENTPAGE_TRUSTED_PROXIES", "127.0.0.1/32")
+    reset_settings_cache()  # settings are read once; this test changes them
+    w = await make_world(client)
+    kiosk = await register_kiosk(client, w.admin)
+    token = await kiosk_token(client, kiosk["credential"])
+    nonce = (await new_handoff(client, token))["nonce"]
+    at_kiosk = {**w.h(token), "X-Forwarded-For": "10.20.0.7", "User-Agent": "kiosk/2.0"}
+    assert (await client.get(f"/v1/kiosk/handoffs/{nonce}", headers=at_kiosk)).json()[
+        "status"] == "pending"
+    uscc = w.enterprises["南沙甲"]
+    resp = await client.post(f"/v1/kiosk/handoffs/{nonce}/approve", json={"uscc": uscc},
+                             headers={**w.h(w.staff["南沙甲"]), "X-Forwarded-For": "203.0.113.9",
+                                      "User-Agent": "entpage-app/3.2", "X-Request-ID": "rq-1"})
+    assert resp.status_code == 200, resp.text
+    claimed = (await client.get(f"/v1/kiosk/handoffs/{nonce}", headers=at_kiosk)).json()
+    sid = get_tokens().verify(claimed["access_token"])["sid"]
+
+    # Admins read the enterprise's trail: who approved which kiosk, when and from where, then
+    # the kiosk's session start. Polls that found nothing approved left no entries.
+    started, approved = await kiosk_audit(client, w, object_type="enterprise", object_id=uscc)
+    where = {"kiosk_id": kiosk["id"], "kiosk_name": kiosk["name"],
+             "kiosk_location": kiosk["location"]}
+    assert approved["action"] == "kiosk.handoff_approved"
+    assert approved["actor"] == f"person:{w.staff_ids['南沙甲']}"
+    assert approved["summary"] == where and approved["at"]
+    assert (approved["ip"], approved["user_agent"], approved["request_id"]) == (
+        "203.0.113.9", "entpage-app/3.2", "rq-1")
+    assert started["action"] == "kiosk.session_started"
+    assert started["actor"] == f"kiosk:{kiosk['id']}"
+    assert (started["ip"], started["user_agent"]) == ("10.20.0.7", "kiosk/2.0")
+    assert started["summary"]["approved_by"] == approved["actor"]
+    assert started["summary"]["session"] == sid and started["summary"]["session_max_until"]
+    assert {**started["summary"], **where} == started["summary"]
+    # The kiosk's own trail, and only admins read the log.
+    assert [e["id"] for e in await kiosk_audit(client, w, actor=f"kiosk:{kiosk['id']}")] == [
+        started["id"]]
+    assert (await client.get("/v1/audit", headers=w.h(w.publisher))).status_code == 403
+    assert (await client.get("/v1/audit", headers=w.h(w.staff["南沙甲"]))).status_code == 403
+
+
+async def test_a_refused_approval_is_never_recorded_as_approved(
+        client: httpx.AsyncClient) -> None:
+    w = await make_world(client)
+    kiosk = await register_kiosk(client, w.admin)
+    token = await kiosk_token(client, kiosk["credential"])
+    nonce = (await new_handoff(client, token))["nonce"]
+    approve = f"/v1/kiosk/handoffs/{nonce}/approve"
+    uscc = w.enterprises["南沙甲"]
+    # Someone who is not a member tries to put the enterprise's page on the kiosk: refused,
+    # and that attempt is on the record (a routine stale code is not, see below).
+    resp = await client.post(approve, json={"uscc": uscc}, headers=w.h(w.staff["前海丙"]))
+    assert resp.status_code == 403
+    [refused] = await kiosk_audit(client, w)
+    assert (refused["action"], refused["actor"], refused["object_id"]) == (
+        "kiosk.handoff_refused", f"person:{w.staff_ids['前海丙']}", uscc)
+    assert refused["summary"] == {"reason": "not_a_member", "kiosk_id": kiosk["id"]}
+    # Members racing: one approval, one entry; the losers' 409s write nothing.
+    results = await asyncio.gather(*(
+        client.post(approve, json={"uscc": uscc}, headers=w.h(w.staff["南沙甲"]))
+        for _ in range(4)))
+    assert sorted(r.status_code for r in results) == [200, 409, 409, 409]
+    actions = [e["action"] for e in await kiosk_audit(client, w)]
+    assert actions == ["kiosk.handoff_approved", "kiosk.handoff_refused"]
+    # An expired code approves nothing and records nothing.
+    with stream_env(kiosk_handoff_ttl="1"):
+        stale = (await new_handoff(client, token))["nonce"]
+    await asyncio.sleep(1.3)
+    resp = await client.post(f"/v1/kiosk/handoffs/{stale}/approve", json={"uscc": uscc},
+                             headers=w.h(w.staff["南沙甲"]))
+    assert resp.status_code == 404
+    assert len(await kiosk_audit(client, w)) == 2
+
+
+async def test_without_its_audit_entry_no_handoff_is_approved_and_no_session_starts(
+        client: httpx.AsyncClient) -> None:
+    """The database refuses the audit row (here: its table is briefly renamed away)."""
+    from core.db import conn
+
+    async def audit_log_unwritable() -> None:
+        await conn().execute_script("ALTER TABLE audit_log RENAME TO audit_log_away")
+
+    async def audit_log_back() -> None:
+        await conn().execute_script("ALTER TABLE audit_log_away RENAME TO audit_log")
+
+    w = await make_world(client)
+    kiosk = await register_kiosk(client, w.admin)
+    token = await kiosk_token(client, kiosk["credential"])
+    nonce = (await new_handoff(client, token))["nonce"]
+    approve, poll = f"/v1/kiosk/handoffs/{nonce}/approve", f"/v1/kiosk/handoffs/{nonce}"
+    body, member = {"uscc": w.enterprises["南沙甲"]}, w.h(w.staff["南沙甲"])
+    await audit_log_unwritable()
+    try:
+        with pytest.raises(Exception, match="audit_log"):
+            await client.post(approve, json=body, headers=member)
+        # Not approved: the kiosk still waits, and the same code can be approved again.
+        assert (await client.get(poll, headers=w.h(token))).json()["status"] == "pending"
+    finally:
+        await audit_log_back()
+    assert (await client.post(approve, json=body, headers=member)).status_code == 200
+    await audit_log_unwritable()
+    try:
+        with pytest.raises(Exception, match="audit_log"):
+            await client.get(poll, headers=w.h(token))
+    finally:
+        await audit_log_back()
+    # The claim used the code up without a session; nothing says a session started.
+    assert (await client.get(poll, headers=w.h(token))).status_code == 404
+    assert [e["action"] for e in await kiosk_audit(client, w)] == ["kiosk.handoff_approved"]
 
 
 # ----------------------------------------------------------------------------- the page
