@@ -72,8 +72,17 @@ class Batcher(Generic[K, V]):
             task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        self._running.discard(task)  # already gone unless the batch was cancelled
         self._schedule()
+
+    def _next(self) -> None:
+        """This batch's load is over: the next batch leaves now, before this one's callers
+        resume, so the loaded resource (the database, Redis, the signature helper) works on
+        it while they use their values in this loop turn."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.discard(task)  # type: ignore[arg-type]
+        self._flush()
 
     async def _run(self, batch: list[tuple[K, asyncio.Future[V]]]) -> None:
         try:
@@ -86,10 +95,12 @@ class Batcher(Generic[K, V]):
                 future.cancel()
             raise
         except Exception as exc:  # every waiting caller gets it
+            self._next()
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
+        self._next()
         for (_, future), value in zip(batch, values, strict=True):
             if not future.done():  # a caller that was cancelled no longer waits
                 future.set_result(value)

@@ -22,6 +22,10 @@ class BoundedMemo(Generic[K, V]):
         self.max_entries = max_entries
         self._values: dict[K, V] = {}
 
+    def peek(self, key: K) -> V | None:
+        """The value built for `key`, if it is still remembered."""
+        return self._values.get(key)
+
     def get(self, key: K, build: Callable[[], V]) -> V:
         try:
             return self._values[key]

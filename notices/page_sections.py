@@ -24,9 +24,11 @@ _installed = False
 
 
 NOTICES = Section("notices", postgres_rows=repository.PAGE_INBOX_JSON,
-                  fetch_rows=service.page_rows, build=service.page_section)
+                  fetch_rows=service.page_rows, details=service.page_details,
+                  build=service.page_section)
 POLICIES = Section("policies", postgres_rows=policy_repository.PAGE_MATCHES_JSON,
-                   fetch_rows=policies.page_rows, build=policies.page_section)
+                   fetch_rows=policies.page_rows, details=policies.page_details,
+                   build=policies.page_section)
 
 
 async def rematch(changes: Sequence[EnterpriseChange]) -> int:

@@ -61,7 +61,7 @@ from notices.service import (
     rematch,
     run_idempotent,
 )
-from notices.targeting import EnterpriseFacts, Rule, explain, parse_rule, rule_fields
+from notices.targeting import Rule, explain, parse_rule, rule_fields
 from profiles.page_cache import get_page_cache
 from profiles.repository import EnterpriseChange
 
@@ -345,11 +345,11 @@ async def policy_stats(actor: Actor, policy_id: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- the page
 
 
-async def page_rows(enterprise: Mapping[str, Any], now: dt.datetime) -> Sequence[Mapping[str, Any]]:
+async def page_rows(enterprise: Mapping[str, Any], now: dt.datetime) -> Sequence[Sequence[Any]]:
     return await repo.page_matches(int(enterprise["id"]))
 
 
-# Rule field → the EnterpriseFacts attribute it reads.
+# Rule field → the EnterpriseFacts attribute it reads (also the page row's key for it).
 _FACT_ATTRIBUTES = {"zone": "zone", "region": "region_code", "industry": "industry_code",
                     "size": "size", "registered_capital": "registered_capital_yuan",
                     "established": "established_on", "status": "status",
@@ -367,55 +367,92 @@ def _rule(text: str) -> tuple[Rule, tuple[str, ...]]:
 _explained: BoundedMemo[tuple[Any, ...], list[str]] = BoundedMemo(max_entries=50_000)
 
 
-def _reasons(rule_text: str, facts: EnterpriseFacts) -> list[str]:
-    """`explain` for a policy's rule, remembered per rule and the facts that rule reads:
-    thousands of enterprises share the same few answers. Callers must not change the list."""
+def _reasons(rule_text: str, enterprise: Mapping[str, Any]) -> list[str]:
+    """`explain` for a policy's rule, remembered per rule and the facts that rule reads (as
+    the page row has them; its tags are sorted): thousands of enterprises share the same few
+    answers, and a remembered one needs no EnterpriseFacts. Callers must not change the list."""
     rule, attributes = _rule(rule_text)
-    key = (rule_text, *(getattr(facts, name) for name in attributes))
-    return _explained.get(key, lambda: explain(rule, facts))
+    key = (rule_text, *(tuple(value) if isinstance(value := enterprise[name], list) else value
+                        for name in attributes))
+    return _explained.get(key, lambda: explain(rule, facts_from_page_row(enterprise)))
 
 
-_page_views: BoundedMemo[tuple[Any, ...], dict[str, Any]] = BoundedMemo(max_entries=4096)
+# A policy as pages show it, its rule as JSON text, and where it sorts among the page's
+# policies (open first, closing soonest first; then upcoming, opening soonest; then closed,
+# latest first): all fixed for a version and a day.
+PageView = tuple[dict[str, Any], str, tuple[int, int]]
+_page_views: BoundedMemo[tuple[Any, ...], PageView] = BoundedMemo(max_entries=4096)
 
 
-def _page_view(row: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
-    """A policy as every matched page shows it, built once per edit (`updated_at`) and day:
-    the same few policies appear on tens of thousands of pages. Callers copy it."""
+def _page_order(view: Mapping[str, Any]) -> tuple[int, int]:
+    state = view["window"]
+    if state == "open":  # no closing date last
+        day = view["closes_on"]
+        return 0, dt.date.fromisoformat(day).toordinal() if day else dt.date.max.toordinal()
+    if state == "upcoming":
+        return 1, dt.date.fromisoformat(view["opens_on"]).toordinal()
+    return 2, -dt.date.fromisoformat(view["closes_on"]).toordinal()
 
-    def build() -> dict[str, Any]:
+
+def _page_view(key: tuple[Any, ...], row: Mapping[str, Any], today: dt.date) -> PageView:
+    """A policy as every matched page shows it, built once per version `key` (id and
+    `updated_at`) and day: the same few policies appear on tens of thousands of pages. Callers
+    copy it."""
+
+    def build() -> PageView:
         view = public_view({**row, "status": "published"}, today=today)
         view.pop("guide", None)
         view.pop("guide_hant", None)
-        return view
+        return view, str(row["rule"]), _page_order(view)
 
-    return _page_views.get((row["id"], str(row["updated_at"]), today), build)
+    return _page_views.get((*key, today), build)
 
 
-def page_section(enterprise: Mapping[str, Any],
-                 rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
-    """The page's `policies` section (rows of `repo.PAGE_MATCHES_JSON`): matched policies the
-    enterprise still qualifies for, open first (closing soonest first), then upcoming, then
-    closed, each with its reasons."""
+async def page_details(batch: Sequence[Sequence[Sequence[Any]]]) -> dict[tuple[Any, ...],
+                                                                         PageView]:
+    """Every policy a batch of pages shows, by version (PAGE_MATCH_ROW's id and updated_at):
+    remembered, or read in one query for the policies this process has not shown at that
+    version today."""
     today = clock.today_shanghai()
-    facts = facts_from_page_row(enterprise)
-    items: list[dict[str, Any]] = []
-    for row in rows:
-        reasons = _reasons(row["rule"], facts)
-        if not reasons:
+    details: dict[tuple[Any, ...], PageView] = {}
+    missing: dict[tuple[Any, ...], int] = {}
+    for rows in batch:
+        for row in rows:
+            key = (row[0], row[1])
+            if key not in details and key not in missing:
+                found = _page_views.peek((*key, today))
+                if found is None:
+                    missing[key] = int(row[0])
+                else:
+                    details[key] = found
+    if missing:
+        latest = {int(r["id"]): r for r in await repo.policy_details(
+            sorted(set(missing.values())))}
+        for key, policy_id in missing.items():
+            policy = latest.get(policy_id)
+            if policy is not None:  # else deleted since the page's statement: left out
+                # Remembered under the version read here (an edit since shows at once).
+                details[key] = _page_view((policy["id"], policy["updated_at"]), policy, today)
+    return details
+
+
+def page_section(enterprise: Mapping[str, Any], rows: Sequence[Sequence[Any]],
+                 details: Mapping[tuple[Any, ...], PageView],
+                 ) -> tuple[dict[str, Any], dict[str, int]]:
+    """The page's `policies` section (PAGE_MATCH_ROW rows, the policies from `page_details`):
+    matched policies the enterprise still qualifies for, open first (closing soonest first),
+    then upcoming, then closed, each with its reasons."""
+    chosen: list[tuple[tuple[int, int], dict[str, Any]]] = []
+    for policy_id, updated_at, matched_at in rows:
+        found = details.get((policy_id, updated_at))
+        if found is None:
             continue
-        view = _page_view(row, today)
-        items.append({**view, "reasons": reasons, "matched_at": iso(row["matched_at"])})
-
-    def order(item: dict[str, Any]) -> tuple[int, int]:
-        state = item["window"]
-        if state == "open":  # closing soonest first; no closing date last
-            day = item["closes_on"]
-            return 0, dt.date.fromisoformat(day).toordinal() if day else dt.date.max.toordinal()
-        if state == "upcoming":  # opening soonest first
-            return 1, dt.date.fromisoformat(item["opens_on"]).toordinal()
-        return 2, -dt.date.fromisoformat(item["closes_on"]).toordinal()  # latest closed first
-
-    items.sort(key=order)
+        view, rule_text, order = found
+        reasons = _reasons(rule_text, enterprise)
+        if reasons:
+            chosen.append((order, {**view, "reasons": reasons, "matched_at": iso(matched_at)}))
+    chosen.sort(key=lambda pair: pair[0])  # stable: equal windows keep the rows' order
+    items = [item for _, item in chosen]
     open_count = sum(1 for i in items if i["window"] == "open")
     return ({"open": open_count, "total": len(items), "items": items[:PAGE_ITEMS]},
             {"policies_open": open_count})

@@ -12,7 +12,7 @@ from tortoise.expressions import Q
 from core.db import conn, new_sql
 from notices.models import Policy
 from notices.policy_schemas import PolicySearch
-from notices.repository import id_list, insert_count, typed
+from notices.repository import as_json_text, id_list, insert_count, typed
 from notices.targeting import Rule, compile_where
 
 
@@ -79,12 +79,10 @@ async def match_counts(policy_id: int) -> dict[str, int]:
 
 def _page_matches(enterprise: str) -> str:
     """Published policies matched to one enterprise, newest first (index on (enterprise_id,
-    policy_id)); the rule as JSON text, so its parse can be memoised."""
+    policy_id)): the policy's version and when it matched. What the policy says comes from
+    `policy_details`, once per edit."""
     return (
-        "SELECT p.id, p.title, p.title_hant, p.category, p.department, p.benefit_summary, "
-        "p.benefit_summary_hant, p.source_url, p.opens_on, p.closes_on, "
-        "CAST(p.rule AS TEXT) AS rule, p.published_at, p.updated_at, m.matched_at, "
-        "m.matched_via "
+        "SELECT p.id, p.updated_at, m.matched_at "
         "FROM policy_matches m JOIN policies p ON p.id = m.policy_id "
         f"WHERE m.enterprise_id = {enterprise} AND p.status = 'published' "
         f"ORDER BY p.id DESC LIMIT {PAGE_MATCHES}"
@@ -92,15 +90,35 @@ def _page_matches(enterprise: str) -> str:
 
 
 PAGE_MATCHES = 200
+# A page's match row is positional, as the inbox's (notices.repository.PAGE_INBOX_ROW).
+PAGE_MATCH_ROW = ("id", "updated_at", "matched_at")
 # PostgreSQL: the same rows for the enterprise `e` of the page's statement, as one JSON array
-# (see profiles.page.Section).
-PAGE_MATCHES_JSON = f"SELECT json_agg(x ORDER BY x.id DESC) FROM ({_page_matches('e.id')}) x"
+# of PAGE_MATCH_ROW arrays (see profiles.page.Section).
+PAGE_MATCHES_JSON = (
+    "SELECT json_agg(json_build_array(x.id, x.updated_at, x.matched_at) ORDER BY x.id DESC) "
+    f"FROM ({_page_matches('e.id')}) x"
+)
 
 
-async def page_matches(enterprise_id: int) -> list[dict[str, Any]]:
+async def page_matches(enterprise_id: int) -> list[list[Any]]:
     """The rows of PAGE_MATCHES_JSON for one enterprise, on any database."""
     sql = new_sql()
-    return await conn().execute_query_dict(_page_matches(sql.p(enterprise_id)), sql.params)
+    rows = await conn().execute_query_dict(_page_matches(sql.p(enterprise_id)), sql.params)
+    return [[row[c] for c in PAGE_MATCH_ROW] for row in rows]
+
+
+async def policy_details(policy_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """What pages show of these policies, with the rule as JSON text (its parse is memoised)
+    and `updated_at` as PAGE_MATCH_ROW carries it."""
+    sql = new_sql()
+    return await conn().execute_query_dict(
+        "SELECT p.id, p.title, p.title_hant, p.category, p.department, p.benefit_summary, "
+        "p.benefit_summary_hant, p.source_url, p.opens_on, p.closes_on, "
+        "CAST(p.rule AS TEXT) AS rule, p.published_at, "
+        f"{as_json_text(sql, 'p.updated_at')} AS updated_at "
+        f"FROM policies p WHERE {id_list(sql, 'p.id', policy_ids)}",
+        sql.params,
+    )
 
 
 async def search(query: PolicySearch, today: dt.date) -> list[Policy]:

@@ -333,14 +333,20 @@ async def inbox(enterprise_id: int, *, state: str, limit: int,
 
 
 PAGE_INBOX_ITEMS = 5
+# A page's inbox row is positional (JSON arrays decode several times faster than objects, and
+# every cold page decodes them): the notice's version, then the recipient's state, then the
+# exact unread count. What the notice says comes from `notice_details`, once per revision.
+PAGE_INBOX_ROW = ("id", "revision", "published_at", "expire_at", "corrected_at",
+                  "matched_at", "read_at", "acked_at", "archived_at", "unread_total")
 
 
 def _page_inbox(enterprise: str, now: str) -> str:
     """The page's first inbox items (as `inbox(state="all")`), each row carrying the exact
     unread count as `unread_total`: the window sum runs over every visible row before LIMIT."""
     return (
-        f"SELECT {_NOTICE_COLUMNS}, r.id AS recipient_id, r.matched_at, r.read_at, r.acked_at, "
-        f"r.archived_at, {_READ_FLAG} AS read_flag, "
+        "SELECT n.id, n.revision, n.published_at, n.expire_at, n.corrected_at, r.matched_at, "
+        "r.read_at, r.acked_at, r.archived_at, r.id AS recipient_id, "
+        f"{_READ_FLAG} AS read_flag, "
         "SUM(CASE WHEN r.read_at IS NULL THEN 1 ELSE 0 END) OVER () AS unread_total "
         "FROM notice_recipients r JOIN notices n ON n.id = r.notice_id "
         f"WHERE r.enterprise_id = {enterprise} AND {VISIBLE.format(now=now)} "
@@ -350,18 +356,40 @@ def _page_inbox(enterprise: str, now: str) -> str:
 
 
 # PostgreSQL: the same rows for the enterprise `e` of the page's statement, as one JSON array
-# (see profiles.page.Section; `$3` is the current instant there).
+# of PAGE_INBOX_ROW arrays (see profiles.page.Section; `$3` is the current instant there).
 PAGE_INBOX_JSON = (
-    "SELECT json_agg(x ORDER BY x.read_flag, x.matched_at DESC, x.recipient_id DESC) "
+    "SELECT json_agg(json_build_array("
+    + ", ".join(f"x.{c}" for c in PAGE_INBOX_ROW)
+    + ") ORDER BY x.read_flag, x.matched_at DESC, x.recipient_id DESC) "
     f"FROM ({_page_inbox('e.id', '$3')}) x"
 )
 
 
-async def page_inbox(enterprise_id: int, now: dt.datetime) -> list[dict[str, Any]]:
+async def page_inbox(enterprise_id: int, now: dt.datetime) -> list[list[Any]]:
     """The rows of PAGE_INBOX_JSON for one enterprise, on any database."""
     sql = new_sql()
-    return await conn().execute_query_dict(
+    rows = await conn().execute_query_dict(
         _page_inbox(sql.p(enterprise_id), sql.p(now)), sql.params)
+    return [[row[c] for c in PAGE_INBOX_ROW] for row in rows]
+
+
+def as_json_text(sql: Sql, column: str) -> str:
+    """A timestamp column as the text PostgreSQL's JSON gives it (how a page's section rows
+    carry it), so a value read here can be compared with one read there; SQLite stores text."""
+    return f"to_json({column}) #>> '{{}}'" if sql.postgres else column
+
+
+async def notice_details(notice_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """What pages show of these notices; the version columns as PAGE_INBOX_ROW carries them."""
+    sql = new_sql()
+    return await conn().execute_query_dict(
+        "SELECT n.id, n.revision, "
+        + ", ".join(f"{as_json_text(sql, 'n.' + c)} AS {c}"
+                    for c in ("published_at", "expire_at", "corrected_at"))
+        + ", n.kind, n.title, n.priority, n.ack_required, n.action_url, n.department, "
+        f"n.body_html FROM notices n WHERE {id_list(sql, 'n.id', notice_ids)}",
+        sql.params,
+    )
 
 
 async def unread_count(enterprise_id: int, now: dt.datetime) -> int:

@@ -444,38 +444,45 @@ def notice_view(notice: Notice) -> dict[str, Any]:
 
 def inbox_item(row: Mapping[str, Any]) -> dict[str, Any]:
     """What an enterprise sees of a notice in lists and on its page."""
+    return _with_receipt(
+        _notice_item((row["id"], row["revision"], str(row["published_at"]), str(row["expire_at"]),
+                      str(row["corrected_at"])), row),
+        row["matched_at"], row["read_at"], row["acked_at"], row["archived_at"])
+
+
+def _with_receipt(notice: dict[str, Any], matched_at: Any, read_at: Any, acked_at: Any,
+                  archived_at: Any) -> dict[str, Any]:
+    """A notice's item with this enterprise's receipt of it (copied: the item is shared)."""
     return {
-        **_notice_item(row["id"], row["revision"], row["published_at"], row["expire_at"],
-                       row["corrected_at"], row),
-        "matched_at": iso(row["matched_at"]),
-        "read": row["read_at"] is not None, "read_at": iso(row["read_at"]),
-        "acknowledged": row["acked_at"] is not None, "acked_at": iso(row["acked_at"]),
-        "archived": row["archived_at"] is not None, "archived_at": iso(row["archived_at"]),
+        **notice,
+        "matched_at": iso(matched_at),
+        "read": read_at is not None, "read_at": iso(read_at),
+        "acknowledged": acked_at is not None, "acked_at": iso(acked_at),
+        "archived": archived_at is not None, "archived_at": iso(archived_at),
     }
 
 
 _notice_items: BoundedMemo[tuple[Any, ...], dict[str, Any]] = BoundedMemo(max_entries=4096)
 
 
-def _notice_item(notice_id: Any, revision: Any, published_at: Any, expire_at: Any,
-                 corrected_at: Any, row: Mapping[str, Any]) -> dict[str, Any]:
-    """The notice's part of an inbox item, built once per revision (a correction makes a new
-    one): a notice to 199,000 enterprises shows the same on every page. Callers copy it."""
+def _notice_item(key: tuple[Any, ...], row: Mapping[str, Any]) -> dict[str, Any]:
+    """The notice's part of an inbox item, built once per version `key` (id, revision and its
+    instants; a correction makes a new one): a notice to 199,000 enterprises shows the same on
+    every page. Callers copy it."""
 
     def build() -> dict[str, Any]:
-        corrected = corrected_at is not None
+        corrected = row["corrected_at"] is not None
         return {
-            "id": int(notice_id), "kind": row["kind"], "title": row["title"],
+            "id": int(row["id"]), "kind": row["kind"], "title": row["title"],
             "excerpt": plain_excerpt(row["body_html"]),
             "priority": row["priority"], "ack_required": bool(row["ack_required"]),
             "action_url": row["action_url"], "department": row["department"],
-            "published_at": iso(published_at), "expire_at": iso(expire_at),
+            "published_at": iso(row["published_at"]), "expire_at": iso(row["expire_at"]),
             "corrected": corrected, "corrected_label": CORRECTED_LABEL if corrected else None,
-            "corrected_at": iso(corrected_at),
+            "corrected_at": iso(row["corrected_at"]),
         }
 
-    return _notice_items.get(
-        (notice_id, revision, str(published_at), str(expire_at), str(corrected_at)), build)
+    return _notice_items.get(key, build)
 
 
 def facts_from_page_row(enterprise: Mapping[str, Any]) -> EnterpriseFacts:
@@ -1196,16 +1203,58 @@ async def archive(principal: Principal, uscc: str, notice_id: int) -> dict[str, 
     return await _set_state(principal, uscc, notice_id, "archive")
 
 
-async def page_rows(enterprise: Mapping[str, Any], now: dt.datetime) -> Sequence[Mapping[str, Any]]:
+async def page_rows(enterprise: Mapping[str, Any], now: dt.datetime) -> Sequence[Sequence[Any]]:
     return await repository.page_inbox(int(enterprise["id"]), now)
 
 
-def page_section(enterprise: Mapping[str, Any],
-                 rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
+_VERSION = repository.PAGE_INBOX_ROW[:5]  # id, revision and the instants a page shows
+_MATCHED, _READ, _ACKED, _ARCHIVED, _UNREAD = (
+    repository.PAGE_INBOX_ROW.index(c)
+    for c in ("matched_at", "read_at", "acked_at", "archived_at", "unread_total"))
+
+
+def _page_row_key(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A page row's notice version."""
+    return tuple(row[:len(_VERSION)])
+
+
+async def page_details(batch: Sequence[Sequence[Sequence[Any]]]) -> dict[tuple[Any, ...],
+                                                                         dict[str, Any]]:
+    """The notice part of every item a batch of pages shows, by version: remembered, or read
+    in one query for the notices this process has not shown at that version yet."""
+    details: dict[tuple[Any, ...], dict[str, Any]] = {}
+    missing: dict[tuple[Any, ...], int] = {}
+    for rows in batch:
+        for row in rows:
+            key = _page_row_key(row)
+            if key not in details and key not in missing:
+                item = _notice_items.peek(key)
+                if item is None:
+                    missing[key] = int(row[0])
+                else:
+                    details[key] = item
+    if missing:
+        latest = {int(r["id"]): r for r in await repository.notice_details(
+            sorted(set(missing.values())))}
+        for key, notice_id in missing.items():
+            notice = latest.get(notice_id)
+            if notice is None:
+                continue  # gone since the page's statement: the page leaves it out
+            # Remembered under the version read here: a notice corrected since the page's
+            # statement shows its correction, and the older version is never remembered.
+            details[key] = _notice_item(tuple(notice[c] for c in _VERSION), notice)
+    return details
+
+
+def page_section(enterprise: Mapping[str, Any], rows: Sequence[Sequence[Any]],
+                 details: Mapping[tuple[Any, ...], dict[str, Any]],
+                 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The page's `notices` section: the unread count and the first items of the inbox
-    (rows of `repository.PAGE_INBOX_JSON`)."""
-    unread = int(rows[0]["unread_total"]) if rows else 0
-    return {"unread": unread, "items": [inbox_item(r) for r in rows]}, {"notices_unread": unread}
+    (PAGE_INBOX_ROW rows, the notices' parts from `page_details`)."""
+    unread = int(rows[0][_UNREAD]) if rows else 0
+    items = [_with_receipt(notice, row[_MATCHED], row[_READ], row[_ACKED], row[_ARCHIVED])
+             for row in rows if (notice := details.get(_page_row_key(row))) is not None]
+    return {"unread": unread, "items": items}, {"notices_unread": unread}
 
 
 # -------------------------------------------------------------------------- re-matching

@@ -25,7 +25,7 @@ STATE_LABELS = {
     "approved": "已办结（通过）", "rejected": "未通过", "closed": "已关闭",
 }
 
-Rows = Sequence[Mapping[str, Any]]
+Rows = Sequence[Sequence[Any]]  # a section's rows for one page, in the section's own shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +35,17 @@ class Section:
     - `postgres_rows`: a scalar subquery giving the section's rows for the enterprise `e` as one
       JSON array (`$3` is the current instant): on PostgreSQL it rides in the page's statement;
     - `fetch_rows(enterprise, now)`: the same rows on any database, for one enterprise;
-    - `build(enterprise, rows)`: the section and its badge counts.
+    - `details(rows of each page in a batch)`: what those rows refer to, from this process's
+      memory or one query for what it lacks (rows carry only ids and versions: every cold page
+      decodes them, and what they refer to is the same on thousands of pages);
+    - `build(enterprise, rows, details)`: the section and its badge counts.
     """
 
     name: str
     postgres_rows: str
     fetch_rows: Callable[[Mapping[str, Any], dt.datetime], Awaitable[Rows]]
-    build: Callable[[Mapping[str, Any], Rows], tuple[dict[str, Any], dict[str, int]]]
+    details: Callable[[Sequence[Rows]], Awaitable[Any]]
+    build: Callable[[Mapping[str, Any], Rows, Any], tuple[dict[str, Any], dict[str, int]]]
 
 
 _sections: dict[str, Section] = {}
@@ -100,27 +104,49 @@ def _industry_label(code: str) -> str:
     return table.label(code) if table.get(code) else code
 
 
-async def render_pages(queries: Sequence[PageQuery]) -> list[Rendered]:
-    """Pages for a batch of enterprises, each with the asking person's membership checked on
-    the way: one statement on PostgreSQL, whatever the batch size."""
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A page as read from the database, before rendering."""
+    enterprise: dict[str, Any] | None  # None: no such enterprise
+    role: str | None  # the asking person's membership role; None: not a member, or not asked
+    sections: list[tuple[Section, Rows, Any]]  # each section, its rows and their details
+
+
+async def load_pages(queries: Sequence[PageQuery]) -> list[Loaded]:
+    """What a batch of pages is made of, each with the asking person's membership checked on
+    the way: one statement on PostgreSQL, whatever the batch size (and one more for section
+    details this process has not seen yet)."""
     now = clock.now()
     sections = list(_sections.values())
     if is_postgres():
         rows = await repository.page_rows(
             queries, sections=[s.postgres_rows for s in sections], now=now)
-        return [Rendered(_page(row.enterprise, zip(sections, row.sections, strict=True))
-                         if row.enterprise is not None else None, row.role) for row in rows]
-    rendered: list[Rendered] = []
+        found = [row for row in rows if row.enterprise is not None]
+        details = [await s.details([row.sections[i] for row in found])
+                   for i, s in enumerate(sections)]
+        return [Loaded(row.enterprise, row.role,
+                       list(zip(sections, row.sections, details, strict=True))
+                       if row.enterprise is not None else [])
+                for row in rows]
+    loaded: list[Loaded] = []
     for query in queries:
         role = (await repository.membership_role(query.person_id, query.uscc)
                 if query.person_id is not None else None)
         enterprise = await repository.page_row(query.uscc)
-        page = None
+        parts = []
         if enterprise is not None:
-            section_rows = [await s.fetch_rows(enterprise, now) for s in sections]
-            page = _page(enterprise, zip(sections, section_rows, strict=True))
-        rendered.append(Rendered(page, role))
-    return rendered
+            for section in sections:
+                section_rows = await section.fetch_rows(enterprise, now)
+                parts.append((section, section_rows, await section.details([section_rows])))
+        loaded.append(Loaded(enterprise, role, parts))
+    return loaded
+
+
+async def render_pages(queries: Sequence[PageQuery]) -> list[Rendered]:
+    """Pages for a batch of enterprises (`load_pages`), rendered."""
+    return [Rendered(_page(page.enterprise, page.sections)
+                     if page.enterprise is not None else None, page.role)
+            for page in await load_pages(queries)]
 
 
 # Concurrent cold pages share one statement per loop turn (core.batching).
@@ -136,7 +162,7 @@ async def build_page(uscc: str) -> dict[str, Any] | None:
 
 
 def _page(enterprise: dict[str, Any],
-          sections: Iterable[tuple[Section, Rows]]) -> dict[str, Any]:
+          sections: Iterable[tuple[Section, Rows, Any]]) -> dict[str, Any]:
     today = clock.today_shanghai()
     matters = enterprise["matters"]
     action = [_matter(m) for m in matters if m["state"] in ACTION_STATES]
@@ -172,7 +198,7 @@ def _page(enterprise: dict[str, Any],
         "badges": badges,
         "as_of": today.isoformat(),
     }
-    for section, rows in sections:
-        page[section.name], counts = section.build(enterprise, rows)
+    for section, rows, details in sections:
+        page[section.name], counts = section.build(enterprise, rows, details)
         badges.update(counts)
     return page

@@ -294,7 +294,7 @@ class PageQuery:
 class PageRow:
     enterprise: dict[str, Any] | None  # None: no such enterprise
     role: str | None  # the asking person's membership role; None: not a member or not asked
-    sections: list[list[dict[str, Any]]]  # each extra section's rows, in the order asked
+    sections: list[list[Any]]  # each extra section's rows, in the order asked
 
 
 def _page_statement(sections: Sequence[str]) -> str:

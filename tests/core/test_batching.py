@@ -64,6 +64,29 @@ async def test_calls_gather_while_the_in_flight_limit_is_reached() -> None:
     assert recorder.batches == [[1], [2, 3, 4]]
 
 
+async def test_the_next_batch_is_loading_before_the_callers_of_the_last_one_resume() -> None:
+    """Pipelining: while a batch's callers use their values (a page render), the database is
+    already working on the calls that gathered meanwhile."""
+    events: list[str] = []
+
+    async def load(keys: Sequence[int]) -> list[int]:
+        events.append(f"load {list(keys)}")
+        await asyncio.sleep(0.01)
+        return list(keys)
+
+    batcher = Batcher(load, name="t", max_in_flight=1)
+
+    async def call(key: int) -> None:
+        await batcher(key)
+        events.append(f"resumed {key}")
+
+    first = asyncio.create_task(call(1))
+    await asyncio.sleep(0.001)  # the first batch is out; these gather behind it
+    later = [asyncio.create_task(call(k)) for k in (2, 3)]
+    await asyncio.gather(first, *later)
+    assert events == ["load [1]", "load [2, 3]", "resumed 1", "resumed 2", "resumed 3"]
+
+
 async def test_batches_are_split_at_max_batch() -> None:
     recorder = Recorder()
     batcher = Batcher(recorder.load, name="t", max_batch=2, max_in_flight=4)
