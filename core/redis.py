@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
+import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
@@ -35,10 +37,28 @@ async def close_pubsub(pubsub: PubSub, *, event: str) -> None:
         log.warning(event, exc_info=True)
 
 
+_PACKED_IN_C = frozenset({str, bytes, int})
+
+
+class PackedInC(aioredis.Connection):
+    """A TCP connection whose commands hiredis packs. redis-py's asyncio connection packs in
+    Python, argument by argument, copying its buffer at each one: the page cache's batched
+    MGET (≈ 130 keys) cost ≈ 150 µs to pack, against ≈ 16 µs in C, with the same bytes.
+    Floats (redis-py spells them with repr), bools (which it refuses), memoryviews and
+    multi-word command names keep redis-py's own packing."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:  # type: ignore[override]
+        if _PACKED_IN_C.issuperset(map(type, args)) and not (
+                isinstance(args[0], str) and " " in args[0]):
+            return [hiredis.pack_command(args)]
+        return super().pack_command(*args)
+
+
 def make_redis(settings: Settings) -> aioredis.Redis:
     if settings.redis_url:
         # A blocking pool: under a burst, callers wait (up to 5 s) for a free connection
         # instead of failing with MaxConnectionsError.
+        tcp = urlsplit(settings.redis_url).scheme == "redis"
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.redis_url,
             max_connections=128,
@@ -46,6 +66,7 @@ def make_redis(settings: Settings) -> aioredis.Redis:
             socket_timeout=5,
             socket_connect_timeout=3,
             health_check_interval=30,
+            **({"connection_class": PackedInC} if tcp else {}),
         )
         return aioredis.Redis.from_pool(pool)  # the client owns (and closes) its pool
     # fakeredis speaks the same redis-py API (pub/sub, Lua, pipelines) inside this process;
