@@ -7,7 +7,7 @@ occasional rebuild after a clear.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -34,3 +34,20 @@ class BoundedMemo(Generic[K, V]):
                 self._values.clear()
             value = self._values[key] = build()
             return value
+
+
+def split_remembered(wanted: Iterable[tuple[K, int]], recall: Callable[[K], V | None],
+                     ) -> tuple[dict[K, V], dict[K, int]]:
+    """`wanted`: (key, id of the row to read if nothing is remembered under the key) pairs.
+    Returns what `recall` remembers, by key, and the ids to read for the other keys, each key
+    once."""
+    found: dict[K, V] = {}
+    missing: dict[K, int] = {}
+    for key, row_id in wanted:
+        if key not in found and key not in missing:
+            value = recall(key)
+            if value is None:
+                missing[key] = row_id
+            else:
+                found[key] = value
+    return found, missing

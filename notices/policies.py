@@ -29,7 +29,7 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.memo import BoundedMemo
+from core.memo import BoundedMemo, split_remembered
 from core.principals import Principal
 from notices import policy_repository as repo
 from notices import repository as notices_repository
@@ -414,17 +414,9 @@ async def page_details(batch: Sequence[Sequence[Sequence[Any]]]) -> dict[tuple[A
     remembered, or read in one query for the policies this process has not shown at that
     version today."""
     today = clock.today_shanghai()
-    details: dict[tuple[Any, ...], PageView] = {}
-    missing: dict[tuple[Any, ...], int] = {}
-    for rows in batch:
-        for row in rows:
-            key = (row[0], row[1])
-            if key not in details and key not in missing:
-                found = _page_views.peek((*key, today))
-                if found is None:
-                    missing[key] = int(row[0])
-                else:
-                    details[key] = found
+    details, missing = split_remembered(
+        (((row[0], row[1]), int(row[0])) for rows in batch for row in rows),
+        lambda key: _page_views.peek((*key, today)))
     if missing:
         latest = {int(r["id"]): r for r in await repo.policy_details(
             sorted(set(missing.values())))}

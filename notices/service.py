@@ -51,7 +51,7 @@ from tortoise.transactions import in_transaction
 from core import clock
 from core.db import Sql, is_postgres
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.memo import BoundedMemo
+from core.memo import BoundedMemo, split_remembered
 from core.principals import Principal
 from notices import repository
 from notices.models import Notice, NoticeRevision
@@ -1222,17 +1222,9 @@ async def page_details(batch: Sequence[Sequence[Sequence[Any]]]) -> dict[tuple[A
                                                                          dict[str, Any]]:
     """The notice part of every item a batch of pages shows, by version: remembered, or read
     in one query for the notices this process has not shown at that version yet."""
-    details: dict[tuple[Any, ...], dict[str, Any]] = {}
-    missing: dict[tuple[Any, ...], int] = {}
-    for rows in batch:
-        for row in rows:
-            key = _page_row_key(row)
-            if key not in details and key not in missing:
-                item = _notice_items.peek(key)
-                if item is None:
-                    missing[key] = int(row[0])
-                else:
-                    details[key] = item
+    details, missing = split_remembered(
+        ((_page_row_key(row), int(row[0])) for rows in batch for row in rows),
+        _notice_items.peek)
     if missing:
         latest = {int(r["id"]): r for r in await repository.notice_details(
             sorted(set(missing.values())))}
