@@ -10,7 +10,8 @@ revoked server-side (by jti and by session id) when the visitor presses 完成 o
 
 Audit log (through `core.audit`): `kiosk.handoff_approved` (who, which kiosk, which enterprise,
 from where) before the kiosk can claim the approval, `kiosk.session_started` before the session
-token is issued, and `kiosk.handoff_refused` when someone who is not a member tries to put an
+token is issued, `kiosk.session_ended` when the visitor ends it (完成), and
+`kiosk.handoff_refused` when someone who is not a member tries to put an
 enterprise's page on a kiosk. Expired or already used codes are not audited: they are routine
 (a second scan, a slow visitor) and put no enterprise's page at stake.
 """
@@ -243,12 +244,15 @@ async def approve_handoff(principal: Principal, nonce: str, uscc: str, *,
     try:
         await authorize_enterprise_read(principal, uscc)
     except Forbidden:
-        raw = await redis.get(_handoff_key(nonce))
-        await audit.append(audit.Entry(
-            actor=principal.subject, action="kiosk.handoff_refused", object_type="enterprise",
-            object_id=uscc, origin=origin, summary={
-                "reason": "not_a_member",
-                "kiosk_id": orjson.loads(raw).get("kiosk_id") if raw is not None else None}))
+        try:
+            raw = await redis.get(_handoff_key(nonce))
+            await audit.append(audit.Entry(
+                actor=principal.subject, action="kiosk.handoff_refused",
+                object_type="enterprise", object_id=uscc, origin=origin, summary={
+                    "reason": "not_a_member",
+                    "kiosk_id": orjson.loads(raw).get("kiosk_id") if raw is not None else None}))
+        except Exception:  # the refusal stands either way; a 500 would hide it
+            log.exception("kiosk.handoff.refusal_unaudited", extra={"uscc": uscc})
         raise
 
     def begin(state: dict[str, Any], ttl_ms: int) -> dict[str, Any]:
@@ -392,7 +396,11 @@ async def extend_session(principal: Principal, *,
             "session_max_until": started + settings.kiosk_session_max_s}
 
 
-async def end_session(principal: Principal, *, settings: Settings | None = None) -> None:
+async def end_session(principal: Principal, *, settings: Settings | None = None,
+                      origin: audit.Origin | None = None) -> None:
+    """完成: the session ends first, then it is recorded (`kiosk.session_ended`). A visitor's
+    page must leave the screen even when the audit log cannot be written: that failure is
+    logged, and the trail then ends at the session's start and its absolute maximum."""
     settings = settings or get_settings()
     claims = _session(principal)
     redis = get_redis()
@@ -400,3 +408,13 @@ async def end_session(principal: Principal, *, settings: Settings | None = None)
     await redis.set(_ended_key(str(claims["sid"])), b"1", ex=settings.kiosk_session_max_s + 120)
     log.info("kiosk.session.ended", extra={"kiosk_id": claims.get("kiosk"),
                                            "session": claims.get("sid")})
+    try:
+        await audit.append(audit.Entry(
+            # The kiosk's trail (`actor=kiosk:N`) holds its sessions' starts and ends.
+            actor=f"kiosk:{int(claims['kiosk'])}", action="kiosk.session_ended",
+            object_type="enterprise", object_id=str(claims["ent"]),
+            origin=origin or audit.Origin(), summary={
+                "kiosk_id": int(claims["kiosk"]), "session": str(claims["sid"]),
+                "session_started": _iso(int(claims["sst"])), "ended_by": principal.subject}))
+    except Exception:
+        log.exception("kiosk.session.end_unaudited", extra={"session": claims.get("sid")})

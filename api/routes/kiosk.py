@@ -135,7 +135,7 @@ async def extend_session(request: Request) -> Response:
 
 async def end_session(request: Request) -> Response:
     """完成: the session token stops working everywhere at once."""
-    await kiosks.end_session(await auth.principal(request))
+    await kiosks.end_session(await auth.principal(request), origin=origin(request))
     return Response(status_code=204)
 
 

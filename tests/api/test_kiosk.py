@@ -393,6 +393,52 @@ async def test_without_its_audit_entry_no_handoff_is_approved_and_no_session_sta
     assert [e["action"] for e in await kiosk_audit(client, w)] == ["kiosk.handoff_approved"]
 
 
+async def test_ending_a_session_is_recorded_and_ends_it_even_if_the_log_cannot_be_written(
+        client: httpx.AsyncClient) -> None:
+    """完成 must take the page off the screen whatever happens to the audit log."""
+    from core.db import conn
+
+    w = await make_world(client)
+    uscc = w.enterprises["南沙甲"]
+    page = f"/v1/enterprises/{uscc}/page"
+    first = (await kiosk_session(client, w, "南沙甲"))["access_token"]
+    claims = get_tokens().verify(first)
+    assert (await client.post("/v1/kiosk/session/end", headers=w.h(first))).status_code == 204
+    ended, started, _ = await kiosk_audit(client, w, object_type="enterprise", object_id=uscc)
+    assert ended["action"] == "kiosk.session_ended"
+    assert ended["actor"] == f"kiosk:{claims['kiosk']}"
+    assert ended["summary"]["session"] == claims["sid"] == started["summary"]["session"]
+    assert ended["summary"]["kiosk_id"] == claims["kiosk"] and ended["summary"]["session_started"]
+
+    second = (await kiosk_session(client, w, "南沙甲"))["access_token"]
+    await conn().execute_script("ALTER TABLE audit_log RENAME TO audit_log_away")
+    try:
+        resp = await client.post("/v1/kiosk/session/end", headers=w.h(second))
+    finally:
+        await conn().execute_script("ALTER TABLE audit_log_away RENAME TO audit_log")
+    assert resp.status_code == 204
+    assert (await client.get(page, headers=w.h(second))).status_code == 401
+
+
+async def test_a_refusal_stays_a_403_when_it_cannot_be_recorded(
+        client: httpx.AsyncClient) -> None:
+    from core.db import conn
+
+    w = await make_world(client)
+    kiosk = await register_kiosk(client, w.admin)
+    token = await kiosk_token(client, kiosk["credential"])
+    nonce = (await new_handoff(client, token))["nonce"]
+    await conn().execute_script("ALTER TABLE audit_log RENAME TO audit_log_away")
+    try:
+        resp = await client.post(f"/v1/kiosk/handoffs/{nonce}/approve",
+                                 json={"uscc": w.enterprises["南沙甲"]},
+                                 headers=w.h(w.staff["前海丙"]))
+    finally:
+        await conn().execute_script("ALTER TABLE audit_log_away RENAME TO audit_log")
+    assert resp.status_code == 403
+    assert resp.json()["type"] == "/problems/forbidden"
+
+
 # ----------------------------------------------------------------------------- the page
 
 
