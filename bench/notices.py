@@ -138,6 +138,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
 
 
 async def _publisher() -> Any:
+    from core.audit import Origin
     from core.principals import Principal
     from notices.schemas import Actor
     from profiles import accounts
@@ -154,9 +155,8 @@ async def _publisher() -> Any:
             zones=["nansha", "qianhai", "hengqin"],
             regions=[],
         )
-    return Actor(
-        Principal("operator", op.id, role="publisher"), ip="127.0.0.1", user_agent="bench/notices.py"
-    )
+    return Actor(Principal("operator", op.id, role="publisher"),
+                 Origin(ip="127.0.0.1", user_agent="bench/notices.py"))
 
 
 async def measure(args: argparse.Namespace, population: int) -> None:

@@ -101,6 +101,7 @@ async def publish_and_watch(args: argparse.Namespace, *, worker_pid: int,
                             fake_url: str) -> Measured:
     import aiohttp
 
+    from core.audit import Origin
     from core.db import close_db, conn, init_db
     from core.principals import Principal
     from core.redis import close_redis, init_redis
@@ -123,7 +124,8 @@ async def publish_and_watch(args: argparse.Namespace, *, worker_pid: int,
             op = await accounts.create_operator(
                 username="bench.push", display_name="推送压测", password="bench-password",
                 role="admin", department="数据管理局", zones=[], regions=[])
-        actor = Actor(Principal("operator", op.id, role="admin"), user_agent="bench/push.py")
+        actor = Actor(Principal("operator", op.id, role="admin"),
+                      Origin(user_agent="bench/push.py"))
         draft, _ = await notices_service.create_notice(actor, parse_notice({
             "kind": "notice", "title": BENCH_TITLE, "rule": {"all": []},
             "body": "请于 **6月30日** 前通过企业专属网页报送2025年度年报，逾期将被列入经营异常名录。",

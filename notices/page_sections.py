@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from core import audit, clock
+from core import audit
 from notices import policies, policy_repository, repository, service
 from profiles import repository as profiles_repository
 from profiles.page import Section, register_section
@@ -48,20 +48,11 @@ async def rematch_changed_since(since: dt.datetime) -> int:
     return await rematch(changes) if changes else 0
 
 
-async def write_audit(entry: audit.Entry) -> None:
-    """`core.audit`'s writer: the same append-only rows publisher actions write."""
-    await repository.insert_audit(
-        at=clock.now(), actor=entry.actor, actor_department=entry.department,
-        action=entry.action, object_type=entry.object_type, object_id=entry.object_id,
-        summary=dict(entry.summary), ip=entry.origin.ip, user_agent=entry.origin.user_agent,
-        request_id=entry.origin.request_id)
-
-
 def install() -> None:
     global _installed
     register_section(NOTICES)
     register_section(POLICIES)
-    audit.install_writer(write_audit)
+    audit.install_writer(service.write_audit)
     if not _installed:
         on_profiles_changed(rematch)
         _installed = True

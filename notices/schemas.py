@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from core.audit import Origin
 from core.errors import FieldProblem, ValidationFailed
 from core.principals import Principal
 from core.validation import Reader
@@ -47,9 +48,7 @@ class Actor:
     """Who acts, and from where: the audit log's "who" and "from where"."""
 
     principal: Principal
-    ip: str | None = None
-    user_agent: str | None = None
-    request_id: str | None = None
+    origin: Origin = field(default_factory=Origin)
 
     @property
     def subject(self) -> str:

@@ -48,6 +48,7 @@ from typing import Any, Literal, Protocol, cast
 
 from tortoise.transactions import in_transaction
 
+from core import audit as core_audit
 from core import clock
 from core.db import Sql, is_postgres
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -292,13 +293,20 @@ async def audit(actor: Actor | None, *, action: str, object_type: str, object_id
                 system_actor: str | None = None) -> None:
     """Append one audit row in the caller's transaction: the action and its record commit or
     roll back together. There is no update or delete path for audit rows."""
+    await write_audit(core_audit.Entry(
+        actor=actor.subject if actor else (system_actor or "system"), action=action,
+        object_type=object_type, object_id=str(object_id), summary=summary,
+        origin=actor.origin if actor else core_audit.Origin(), department=department))
+
+
+async def write_audit(entry: core_audit.Entry) -> None:
+    """One audit row: for publisher actions (`audit`) and, as `core.audit`'s writer, for
+    profiles' own entries (kiosk hand-offs)."""
     await repository.insert_audit(
-        at=clock.now(), actor=actor.subject if actor else (system_actor or "system"),
-        actor_department=department, action=action, object_type=object_type,
-        object_id=str(object_id), summary=summary,
-        ip=actor.ip if actor else None, user_agent=actor.user_agent if actor else None,
-        request_id=actor.request_id if actor else None,
-    )
+        at=clock.now(), actor=entry.actor, actor_department=entry.department,
+        action=entry.action, object_type=entry.object_type, object_id=entry.object_id,
+        summary=dict(entry.summary), ip=entry.origin.ip, user_agent=entry.origin.user_agent,
+        request_id=entry.origin.request_id)
 
 
 async def audit_refusal(actor: Actor, pub: Publisher, *, action: str, object_type: str,

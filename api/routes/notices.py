@@ -88,10 +88,7 @@ def origin(request: Request) -> Origin:
 
 
 async def actor(request: Request) -> Actor:
-    principal = await auth.principal(request)
-    where = origin(request)
-    return Actor(principal=principal, ip=where.ip, user_agent=where.user_agent,
-                 request_id=where.request_id)
+    return Actor(principal=await auth.principal(request), origin=origin(request))
 
 
 def idempotency_key(request: Request) -> str | None:
