@@ -275,7 +275,7 @@ def _unverified_header(token: str) -> dict[str, Any]:
     try:
         if not dot or not segment or "=" in segment:
             raise ValueError("no header segment")
-        header = orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        header = orjson.loads(_b64decode(segment))  # Unauthenticated("…malformed") as below
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unauthenticated("The access token is malformed.") from exc
     if not isinstance(header, dict):

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -273,6 +275,18 @@ async def test_session_is_short_and_has_an_absolute_maximum(client: httpx.AsyncC
 # ----------------------------------------------------------------------------- audit
 
 
+@contextlib.asynccontextmanager
+async def audit_log_unwritable() -> AsyncIterator[None]:
+    """The database refuses every audit row: the table is renamed away, then back."""
+    from core.db import conn
+
+    await conn().execute_script("ALTER TABLE audit_log RENAME TO audit_log_away")
+    try:
+        yield
+    finally:
+        await conn().execute_script("ALTER TABLE audit_log_away RENAME TO audit_log")
+
+
 async def kiosk_audit(client: httpx.AsyncClient, w: World, **params: str) -> list[dict[str, Any]]:
     resp = await client.get("/v1/audit", params={"action": "kiosk.", **params},
                             headers=w.h(w.admin))
@@ -358,36 +372,22 @@ async def test_a_refused_approval_is_never_recorded_as_approved(
 
 async def test_without_its_audit_entry_no_handoff_is_approved_and_no_session_starts(
         client: httpx.AsyncClient) -> None:
-    """The database refuses the audit row (here: its table is briefly renamed away)."""
-    from core.db import conn
-
-    async def audit_log_unwritable() -> None:
-        await conn().execute_script("ALTER TABLE audit_log RENAME TO audit_log_away")
-
-    async def audit_log_back() -> None:
-        await conn().execute_script("ALTER TABLE audit_log_away RENAME TO audit_log")
-
+    """The database refuses the audit row (`audit_log_unwritable`)."""
     w = await make_world(client)
     kiosk = await register_kiosk(client, w.admin)
     token = await kiosk_token(client, kiosk["credential"])
     nonce = (await new_handoff(client, token))["nonce"]
     approve, poll = f"/v1/kiosk/handoffs/{nonce}/approve", f"/v1/kiosk/handoffs/{nonce}"
     body, member = {"uscc": w.enterprises["南沙甲"]}, w.h(w.staff["南沙甲"])
-    await audit_log_unwritable()
-    try:
+    async with audit_log_unwritable():
         with pytest.raises(Exception, match="audit_log"):
             await client.post(approve, json=body, headers=member)
         # Not approved: the kiosk still waits, and the same code can be approved again.
         assert (await client.get(poll, headers=w.h(token))).json()["status"] == "pending"
-    finally:
-        await audit_log_back()
     assert (await client.post(approve, json=body, headers=member)).status_code == 200
-    await audit_log_unwritable()
-    try:
+    async with audit_log_unwritable():
         with pytest.raises(Exception, match="audit_log"):
             await client.get(poll, headers=w.h(token))
-    finally:
-        await audit_log_back()
     # The claim used the code up without a session; nothing says a session started.
     assert (await client.get(poll, headers=w.h(token))).status_code == 404
     assert [e["action"] for e in await kiosk_audit(client, w)] == ["kiosk.handoff_approved"]
@@ -396,8 +396,6 @@ async def test_without_its_audit_entry_no_handoff_is_approved_and_no_session_sta
 async def test_ending_a_session_is_recorded_and_ends_it_even_if_the_log_cannot_be_written(
         client: httpx.AsyncClient) -> None:
     """完成 must take the page off the screen whatever happens to the audit log."""
-    from core.db import conn
-
     w = await make_world(client)
     uscc = w.enterprises["南沙甲"]
     page = f"/v1/enterprises/{uscc}/page"
@@ -411,30 +409,22 @@ async def test_ending_a_session_is_recorded_and_ends_it_even_if_the_log_cannot_b
     assert ended["summary"]["kiosk_id"] == claims["kiosk"] and ended["summary"]["session_started"]
 
     second = (await kiosk_session(client, w, "南沙甲"))["access_token"]
-    await conn().execute_script("ALTER TABLE audit_log RENAME TO audit_log_away")
-    try:
+    async with audit_log_unwritable():
         resp = await client.post("/v1/kiosk/session/end", headers=w.h(second))
-    finally:
-        await conn().execute_script("ALTER TABLE audit_log_away RENAME TO audit_log")
     assert resp.status_code == 204
     assert (await client.get(page, headers=w.h(second))).status_code == 401
 
 
 async def test_a_refusal_stays_a_403_when_it_cannot_be_recorded(
         client: httpx.AsyncClient) -> None:
-    from core.db import conn
-
     w = await make_world(client)
     kiosk = await register_kiosk(client, w.admin)
     token = await kiosk_token(client, kiosk["credential"])
     nonce = (await new_handoff(client, token))["nonce"]
-    await conn().execute_script("ALTER TABLE audit_log RENAME TO audit_log_away")
-    try:
+    async with audit_log_unwritable():
         resp = await client.post(f"/v1/kiosk/handoffs/{nonce}/approve",
                                  json={"uscc": w.enterprises["南沙甲"]},
                                  headers=w.h(w.staff["前海丙"]))
-    finally:
-        await conn().execute_script("ALTER TABLE audit_log_away RENAME TO audit_log")
     assert resp.status_code == 403
     assert resp.json()["type"] == "/problems/forbidden"
 
