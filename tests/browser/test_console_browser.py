@@ -438,7 +438,7 @@ def test_console_correction_and_revision_history(page: Any, console_server: Cons
     page.wait_for_url(re.compile(rf"#/notices/{notice_id}/correct$"))
     title = page.locator("input[name=title]")
     page.wait_for_function(
-        "(t) => document.querySelector('input[name=title]').value === t", arg=CORRECTION_TITLE)
+        "(t) => document.querySelector('input[name=title]')?.value === t", arg=CORRECTION_TITLE)
     assert page.locator("textarea[name=body]").input_value() == CORRECTION_BODY
     assert page.get_by_test_id("correction-revision").inner_text() == "当前为第 1 版"
     assert page.locator("input[name=kind], input[name=standing], input[name=publish_at]").count() == 0
