@@ -43,12 +43,23 @@ class Batcher(Generic[K, V]):
         self._pending: list[tuple[K, asyncio.Future[V]]] = []
         self._flush_scheduled = False
         self._running: set[asyncio.Task[None]] = set()  # strong references until done
+        # The callers' futures of the batch a load runs for (each batch has its own context).
+        self._futures: contextvars.ContextVar[list[asyncio.Future[V]]] = \
+            contextvars.ContextVar(f"batch:{name}")
 
     async def __call__(self, key: K) -> V:
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._pending.append((key, future))
         self._schedule()
         return await future
+
+    def hand_out(self, index: int, value: V) -> None:
+        """Inside `load` only: the caller of `keys[index]` gets `value` now, before the rest of
+        the batch is loaded (whatever `load` returns for that key later is not used). For a
+        load whose keys split into quick answers and slow ones: the quick ones need not wait."""
+        future = self._futures.get()[index]
+        if not future.done():
+            future.set_result(value)
 
     def _schedule(self) -> None:
         """Flush at the end of this loop turn, unless `max_in_flight` batches are running:
@@ -85,6 +96,7 @@ class Batcher(Generic[K, V]):
         self._flush()
 
     async def _run(self, batch: list[tuple[K, asyncio.Future[V]]]) -> None:
+        self._futures.set([future for _, future in batch])
         try:
             values = await self._load([key for key, _ in batch])
             if len(values) != len(batch):

@@ -54,6 +54,15 @@ def _member(person_id: int, uscc: str) -> str:
     return f"{person_id}:{uscc}"
 
 
+def _lookup_keys(uscc: str, person_id: int | None) -> list[str]:
+    """What a lookup reads in one MGET: the page, the stamps it must match, and the asker's
+    membership answer when there is an asker."""
+    keys = [f"page:{uscc}", f"pv:{uscc}", GLOBAL_STAMP]
+    if person_id is not None:
+        keys.append(f"role:{_member(person_id, uscc)}")
+    return keys
+
+
 def _stamp() -> bytes:
     return str(time.time_ns()).encode()
 
@@ -219,11 +228,28 @@ class PageCache:
         return Lookup(page, b"", b"", role, True, self.local.sequence)
 
     async def lookup(self, uscc: str, *, day: str, person_id: int | None) -> Lookup:
+        """Layer 2 for one page; the lookups of a loop turn share one MGET."""
         started_at = self.local.sequence
-        keys = [f"page:{uscc}", f"pv:{uscc}", GLOBAL_STAMP]
-        if person_id is not None:
-            keys.append(f"role:{_member(person_id, uscc)}")
-        values = await self._mget(keys)
+        values = await self._mget(_lookup_keys(uscc, person_id))
+        return self._found(uscc, day, person_id, values, started_at)
+
+    async def lookup_many(self, asked: Sequence[tuple[str, str, int | None]]) -> list[Lookup]:
+        """Layer 2 for a batch of (uscc, day, person id) in one MGET, for a caller that is a
+        batch itself (first views: their lookup and render are one batch step)."""
+        started_at = self.local.sequence
+        keys = [key for uscc, _, person_id in asked for key in _lookup_keys(uscc, person_id)]
+        flat: list[bytes | None] = await self.redis.mget(keys)  # type: ignore[assignment]
+        found, start = [], 0
+        for uscc, day, person_id in asked:
+            end = start + (3 if person_id is None else 4)
+            found.append(self._found(uscc, day, person_id, flat[start:end], started_at))
+            start = end
+        return found
+
+    def _found(self, uscc: str, day: str, person_id: int | None,
+               values: Sequence[bytes | None], started_at: int) -> Lookup:
+        """A lookup's answer from its MGET values (in `_lookup_keys` order); what it found is
+        kept in layer 1 too."""
         entry, ent_stamp, glob_stamp = values[0], values[1] or b"0", values[2] or b"0"
         role_raw = values[3] if person_id is not None else None
         page = None

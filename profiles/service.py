@@ -118,59 +118,83 @@ async def get_page(principal: Principal, uscc: str) -> CachedPage:
     cache = get_page_cache()
     day = clock.today_shanghai().isoformat()
     person_id = principal.id if principal.kind == "person" else None
-    lookup = cache.local_lookup(uscc, day=day, person_id=person_id)
-    if lookup is None:
-        lookup = await cache.lookup(uscc, day=day, person_id=person_id)
-    role_known = person_id is not None and lookup.role_known
-    if role_known and not lookup.role:
-        raise Forbidden("You are not a member of this enterprise.")
     if person_id is None:
         await authorize_enterprise_read(principal, uscc)  # admins, kiosk sessions: token alone
-    elif not role_known and lookup.page is not None:
+    lookup = cache.local_lookup(uscc, day=day, person_id=person_id)
+    if lookup is not None:  # the hot path: no database, no Redis
+        if person_id is not None and not lookup.role:
+            raise Forbidden("You are not a member of this enterprise.")
+        return lookup.page  # type: ignore[return-value]  # local_lookup has a page or is None
+    found = await _first_views(FirstView(uscc, person_id, day))
+    if found.role_known and person_id is not None and not found.role:
+        raise Forbidden("You are not a member of this enterprise.")
+    if found.page is None:
+        raise NotFound(f"No enterprise {uscc} is registered.", field="uscc")
+    if person_id is not None and not found.role_known:
+        # A page another process rendered (Redis), for a person this process has not checked.
         role = await repository.membership_role(person_id, uscc)
-        await cache.remember_role(person_id, uscc, role, started_at=lookup.sequence)
+        await cache.remember_role(person_id, uscc, role, started_at=found.sequence)
         if role is None:
             raise Forbidden("You are not a member of this enterprise.")
-    if lookup.page is not None:
-        return lookup.page  # the hot path: no database, no Redis write
-    # A cold page: the membership check rides in the render's statement (profiles.page).
-    asker = None if role_known else person_id
-    kept = await _first_views(FirstView(uscc, asker, lookup, day))
-    if asker is not None and kept.role is None:
-        raise Forbidden("You are not a member of this enterprise.")
-    if kept.page is None:
-        raise NotFound(f"No enterprise {uscc} is registered.", field="uscc")
-    return kept.page
+    return found.page
 
 
 @dataclass(frozen=True, slots=True)
 class FirstView:
     uscc: str
-    asker: int | None  # the person whose membership the render checks, if not known yet
-    lookup: Lookup
+    person_id: int | None  # the person asking, whose membership is checked on the way
     day: str
 
 
 @dataclass(frozen=True, slots=True)
-class KeptPage:
-    page: CachedPage | None  # None: no such enterprise
+class Found:
+    page: CachedPage | None  # None: no such enterprise, or not rendered for a non-member
     role: str | None  # the asker's membership role; None: not a member, or nobody asked
+    role_known: bool  # False only for a page from Redis whose asker is not checked yet
+    sequence: int  # layer-1 invalidation sequence when the lookup started
 
 
-async def _render_and_keep(views: Sequence[FirstView]) -> list[KeptPage]:
-    """A batch of first views in one step: one render statement, and the pages kept in this
-    process before the callers resume, while Redis is written behind them (the callers used
-    to wait for that write, a third batch round trip per page)."""
-    rendered = await render_pages([PageQuery(v.uscc, v.asker) for v in views])
-    to_keep = [ToKeep(v.uscc, v.lookup, v.day, orjson.dumps(r.page),
-                      None if v.asker is None else (v.asker, r.role))
-               for v, r in zip(views, rendered, strict=True) if r.page is not None]
-    pages = iter(get_page_cache().keep_many(to_keep))
-    return [KeptPage(next(pages) if r.page is not None else None, r.role) for r in rendered]
+async def _look_and_render(views: Sequence[FirstView]) -> list[Found]:
+    """A batch of first views in one step: one MGET on Redis for pages another process
+    rendered (and membership answers), one render statement for the rest, and those pages
+    kept in this process before the callers resume, while Redis is written behind them.
+    The lookup and the render used to be two batch steps, and each first view waited in
+    both queues; pages found in Redis are handed out before the render."""
+    cache = get_page_cache()
+    lookups = await cache.lookup_many([(v.uscc, v.day, v.person_id) for v in views])
+    found: list[Found | None] = []
+    to_render: list[tuple[int, FirstView, Lookup]] = []
+    for index, (view, lookup) in enumerate(zip(views, lookups, strict=True)):
+        role_known = view.person_id is None or lookup.role_known
+        if lookup.page is not None or (role_known and view.person_id is not None
+                                       and not lookup.role):
+            # From Redis, or a known non-member (refused without rendering): answered now,
+            # not after the others' render.
+            answer = Found(lookup.page, lookup.role, role_known, lookup.sequence)
+            _first_views.hand_out(index, answer)
+            found.append(answer)
+        else:
+            found.append(None)
+            to_render.append((index, view, lookup))
+    if to_render:
+        rendered = await render_pages([
+            PageQuery(view.uscc, None if lookup.role_known else view.person_id)
+            for _, view, lookup in to_render])
+        to_keep = [ToKeep(view.uscc, lookup, view.day, orjson.dumps(r.page),
+                          None if view.person_id is None or lookup.role_known
+                          else (view.person_id, r.role))
+                   for (_, view, lookup), r in zip(to_render, rendered, strict=True)
+                   if r.page is not None]
+        pages = iter(cache.keep_many(to_keep))
+        for (index, _, lookup), r in zip(to_render, rendered, strict=True):
+            role = lookup.role if lookup.role_known else r.role
+            found[index] = Found(next(pages) if r.page is not None else None, role, True,
+                                 lookup.sequence)
+    return [f for f in found if f is not None]
 
 
-# Concurrent first views share one render and one Redis write (core.batching).
-_first_views: Batcher[FirstView, KeptPage] = Batcher(_render_and_keep, name="page.first_views")
+# Concurrent first views share one MGET, one render and one Redis write (core.batching).
+_first_views: Batcher[FirstView, Found] = Batcher(_look_and_render, name="page.first_views")
 
 
 def page_as_json(page: CachedPage) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import datetime as dt
 import httpx
 
 from core import clock
+from profiles.models import Enterprise
+from profiles.page_cache import get_page_cache
 from tests import factories as f
 
 
@@ -164,3 +166,39 @@ async def test_concurrent_cold_pages_each_get_their_own_page_and_membership_chec
     assert [a.status_code for a in answers[4:]] == [403, 403, 403]
     missing = await page(f.new_uscc(), outsider)
     assert missing.status_code == 403  # not a member of what does not exist either
+
+
+async def test_first_views_in_one_batch_take_pages_from_redis_and_render_the_rest(
+        client: httpx.AsyncClient) -> None:
+    """In a process that has not served them yet (layer 1 empty), concurrent first views share
+    one step: a page another process rendered comes from Redis as it was kept there (not
+    rendered again), this person's membership is still checked, an outsider already known
+    there is refused, and the pages nobody rendered yet are rendered in the same batch."""
+    key = await f.integration_key("tax")
+    kept_uscc, cold_uscc = f.new_uscc(), f.new_uscc()
+    for uscc, name in ((kept_uscc, "缓存企业"), (cold_uscc, "首次企业")):
+        assert (await f.put_enterprise(client, key, uscc, name=name)).status_code == 201
+    _, member = await f.person_with_token(client, "13600000201", [(kept_uscc, "staff")])
+    _, second = await f.person_with_token(client, "13600000202", [(kept_uscc, "staff")])
+    _, cold_member = await f.person_with_token(client, "13600000203", [(cold_uscc, "admin")])
+    _, outsider = await f.person_with_token(client, "13600000204", [(cold_uscc, "staff")])
+
+    async def page(uscc: str, tokens: dict[str, str]) -> httpx.Response:
+        return await client.get(f"/v1/enterprises/{uscc}/page",
+                                headers=f.bearer(tokens["access_token"]))
+
+    assert (await page(kept_uscc, member)).status_code == 200  # rendered, kept in Redis
+    cache = get_page_cache()
+    await cache.written()
+    # A change behind the cache's back (no invalidation): a render would show it, Redis not.
+    await Enterprise.filter(uscc=kept_uscc).update(name="未经失效的改名")
+    cache.local.clear()  # as another process would start
+    assert (await page(kept_uscc, outsider)).status_code == 403  # checked, and remembered
+    cache.local.clear()
+
+    answers = await asyncio.gather(page(kept_uscc, second), page(cold_uscc, cold_member),
+                                   page(kept_uscc, outsider), page(kept_uscc, member))
+    assert [a.status_code for a in answers] == [200, 200, 403, 200]
+    assert answers[0].json()["enterprise"]["name"] == "缓存企业"  # from Redis
+    assert answers[0].content == answers[3].content
+    assert answers[1].json()["enterprise"]["name"] == "首次企业"  # rendered

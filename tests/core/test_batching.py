@@ -122,3 +122,29 @@ async def test_the_load_does_not_see_a_callers_context() -> None:
 
     assert await asyncio.create_task(inside_a_transaction()) == "value-1"
     assert recorder.seen_state == [""]
+
+
+async def test_a_load_hands_out_quick_answers_before_the_slow_ones() -> None:
+    """Keys answered from a quick source resume their callers while the rest still load; what
+    the load returns for them later is not used, and a later failure does not reach them."""
+    slow_part = asyncio.Event()
+
+    async def load(keys: Sequence[int]) -> list[str]:
+        for index, key in enumerate(keys):
+            if key % 2 == 0:
+                batcher.hand_out(index, f"quick-{key}")
+        await slow_part.wait()
+        if 13 in keys:
+            raise ValueError("the slow part failed")
+        return [f"slow-{k}" for k in keys]
+
+    batcher: Batcher[int, str] = Batcher(load, name="t")
+    calls = {k: asyncio.create_task(batcher(k)) for k in (2, 3, 4, 13)}
+    await asyncio.wait(calls.values(), timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.sleep(0)
+    assert {k for k, task in calls.items() if task.done()} == {2, 4}
+    assert calls[2].result() == "quick-2" and calls[4].result() == "quick-4"
+    slow_part.set()
+    results = await asyncio.gather(*calls.values(), return_exceptions=True)
+    assert results[0] == "quick-2" and results[2] == "quick-4"
+    assert isinstance(results[1], ValueError) and isinstance(results[3], ValueError)
