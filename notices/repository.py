@@ -21,6 +21,7 @@ from core.db import Sql, conn, is_postgres, new_sql
 from notices.models import AuditEntry, IdempotencyKey, Notice, NoticeRevision
 from notices.schemas import AuditQuery
 from notices.targeting import Rule, compile_where
+from profiles.models import Operator
 
 VISIBLE = "n.status = 'published' AND n.recalled_at IS NULL AND (n.expire_at IS NULL OR n.expire_at > {now})"
 
@@ -522,6 +523,15 @@ async def receipts_page(notice_id: int, *, after_enterprise_id: int, limit: int,
 
 async def revisions(notice_id: int) -> list[NoticeRevision]:
     return await NoticeRevision.filter(notice_id=notice_id).order_by("number")
+
+
+async def operator_names(operator_ids: Iterable[int]) -> dict[int, str]:
+    """Display names of these operators in one query; ids of deleted operators are absent."""
+    ids = sorted(set(operator_ids))
+    if not ids:
+        return {}
+    rows = await Operator.filter(id__in=ids).values_list("id", "display_name")
+    return {int(op_id): str(name) for op_id, name in rows}
 
 
 # --------------------------------------------------------------------------------- audit

@@ -925,16 +925,32 @@ async def list_notices(actor: Actor, *, status: str | None, cursor: tuple[Any, .
                 encode_cursor("notices", rows[-1].id) if more and rows else None)
 
 
+def _editor_operator_id(editor: str) -> int | None:
+    """The operator behind a revision's `editor` subject; None for system actors."""
+    kind, _, raw_id = editor.partition(":")
+    return int(raw_id) if kind == "operator" and raw_id.isdecimal() else None
+
+
+def _editor_name(operator_id: int | None, names: Mapping[int, str]) -> str | None:
+    return names.get(operator_id) if operator_id is not None else None
+
+
 async def notice_revisions(actor: Actor, notice_id: int) -> list[dict[str, Any]]:
+    """Each revision with `editor` (the subject, kept for tools) and `editor_name`: the
+    operator's display name, null for system actors and operators that no longer exist."""
     pub = await load_publisher(actor.principal)
     await _managed_notice(pub, notice_id)
+    revisions = await repository.revisions(notice_id)
+    editor_ids = {r.editor: _editor_operator_id(r.editor) for r in revisions}
+    names = await repository.operator_names(i for i in editor_ids.values() if i is not None)
     return [{
         "number": r.number, "title": r.title, "body": r.body_source,
         "body_format": r.body_format, "body_html": r.body_html, "priority": r.priority,
         "action_url": r.action_url, "expire_at": iso(r.expire_at),
         "changes": repository.as_json(r.changes), "note": r.note, "editor": r.editor,
+        "editor_name": _editor_name(editor_ids[r.editor], names),
         "created_at": iso(r.created_at),
-    } for r in await repository.revisions(notice_id)]
+    } for r in revisions]
 
 
 def _hour_label(bucket: int) -> str:

@@ -4,13 +4,17 @@ archiving, exact unread counts under concurrency, corrections, and who may do wh
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 import httpx
 
+from core import clock
 from core.tokens import get_tokens
+from notices import service
 from notices.models import NoticeRecipient
-from tests.notices.helpers import RULE_NANSHA, World, make_world
+from profiles.models import Operator
+from tests.notices.helpers import RULE_NANSHA, World, make_world, operator_token
 
 
 def _path(w: World, label: str, notice_id: int | None = None, action: str = "") -> str:
@@ -160,6 +164,35 @@ async def test_detail_explains_why_and_correction_is_marked(client: httpx.AsyncC
     assert history[1]["editor"] == f"operator:{w.publisher_id}"
     assert history[1]["note"] == "截止日期有误"
     assert set(history[1]["changes"]) == {"title", "body"}
+
+
+async def test_revision_history_names_who_edited(client: httpx.AsyncClient) -> None:
+    """修订记录 names a colleague's correction by their display name; the scheduler's publish and
+    a since-deleted operator have no name (null), their `editor` subject stays as it was."""
+    w = await make_world(client)
+    colleague_id, colleague = await operator_token(client, "nansha.pub2", zones=["nansha"],
+                                                   display_name="李文静")
+    start = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
+    clock.freeze(start)
+    notice = await w.draft(publish_at="2026-03-01T04:00:00Z")
+    assert (await w.publish(notice["id"])).json()["status"] == "scheduled"
+    clock.freeze(start + dt.timedelta(hours=2, seconds=1))
+    assert await service.publish_due() == 1
+    for token, title in [(colleague, "年报通知（更正）"), (w.publisher, "年报通知（再更正）")]:
+        resp = await client.patch(f"/v1/notices/{notice['id']}", headers=w.h(token),
+                                  json={"title": title, "correction_note": "标题有误"})
+        assert resp.status_code == 200, resp.text
+
+    async def editors() -> list[tuple[str, str | None]]:
+        resp = await client.get(f"/v1/notices/{notice['id']}/revisions", headers=w.h(w.publisher))
+        assert resp.status_code == 200, resp.text
+        return [(r["editor"], r["editor_name"]) for r in resp.json()["items"]]
+
+    assert await editors() == [("system:scheduler", None),
+                               (f"operator:{colleague_id}", "李文静"),
+                               (f"operator:{w.publisher_id}", "nansha.pub")]
+    await Operator.filter(id=colleague_id).delete()
+    assert (await editors())[1] == (f"operator:{colleague_id}", None)
 
 
 async def test_published_audience_cannot_be_edited(client: httpx.AsyncClient) -> None:

@@ -72,18 +72,35 @@ class ConsoleServer:
                            {"username": PUBLISHER[0], "password": PUBLISHER[1]})
         return str(tokens["access_token"])
 
+    def admin_token(self) -> str:
+        tokens = http_json("POST", f"{self.base_url}/v1/auth/operator-login",
+                           {"username": "admin", "password": "demo-password"})
+        return str(tokens["access_token"])
+
+    def colleague_token(self, username: str, display_name: str) -> str:
+        """A new publisher (`username`) of the demo publisher's department and jurisdiction, as
+        an admin would add one; returns its access token."""
+        me = http_json("GET", f"{self.base_url}/v1/me", token=self.publisher_token())
+        http_json("POST", f"{self.base_url}/v1/admin/operators", {
+            "username": username, "display_name": display_name,
+            "password": "console-colleague-pass", "role": "publisher",
+            "department": me["department"], "jurisdiction_zones": me["jurisdiction"]["zones"],
+            "jurisdiction_regions": me["jurisdiction"]["regions"],
+        }, token=self.admin_token())
+        tokens = http_json("POST", f"{self.base_url}/v1/auth/operator-login",
+                           {"username": username, "password": "console-colleague-pass"})
+        return str(tokens["access_token"])
+
     def recipient_staff(self, notice_id: int, *, phone: str) -> tuple[str, str]:
         """A new staff member (`phone`) of the notice's first recipient, as an admin would add
         one; returns that enterprise's USCC and the staff member's access token."""
         receipts = http_json("GET", f"{self.base_url}/v1/notices/{notice_id}/receipts?limit=1",
                              token=self.publisher_token())
         uscc = str(receipts["items"][0]["uscc"])
-        admin = http_json("POST", f"{self.base_url}/v1/auth/operator-login",
-                          {"username": "admin", "password": "demo-password"})["access_token"]
         http_json("POST", f"{self.base_url}/v1/admin/people", {
             "phone": phone, "name": "测试员", "password": "console-staff-pass",
             "memberships": [{"uscc": uscc, "role": "staff"}],
-        }, token=admin)
+        }, token=self.admin_token())
         staff = http_json("POST", f"{self.base_url}/v1/auth/login",
                           {"phone": phone, "password": "console-staff-pass"})["access_token"]
         return uscc, str(staff)

@@ -397,6 +397,7 @@ def test_console_never_shows_an_older_rules_audience_as_current(
 
 CORRECTION_TITLE = "关于2027年度企业年报填报的通知"
 CORRECTED_TITLE = "关于2027年度企业年报填报的通知（更正：截止日期）"
+COLLEAGUE_NAME = "李文静"
 CORRECTION_BODY = "请于 **6 月 30 日**前完成年报填报。\n\n逾期将列入经营异常名录。"
 CORRECTED_BODY = "请于 **7 月 15 日**前完成年报填报。\n\n逾期将列入经营异常名录。"
 
@@ -416,17 +417,20 @@ def test_console_correction_and_revision_history(page: Any, console_server: Cons
                                                  console_artifacts: Path) -> None:
     """发布更正 and 修订记录: a bad correction (empty title) is refused by the field and changes
     nothing; a good one becomes revision 2, which the enterprise's inbox and page show with the
-    已更正 flag; the history lists both revisions with what changed; a language switch keeps the
-    form; a recalled notice offers no correction."""
+    已更正 flag; the history lists both revisions with what changed and who made them (the
+    colleague who published by name); a language switch keeps the form; a recalled notice offers
+    no correction."""
     server = console_server
     token = server.publisher_token()
+    # A colleague of the same department publishes; the logged-in publisher corrects it.
+    colleague = server.colleague_token("nansha-colleague", COLLEAGUE_NAME)
     rule = {"all": [{"field": "zone", "op": "in", "value": ["nansha"]},
                     {"field": "size", "op": "in", "value": ["micro"]}]}
     created = http_json("POST", f"{server.base_url}/v1/notices", {
         "kind": "reminder", "title": CORRECTION_TITLE, "body": CORRECTION_BODY, "rule": rule,
-    }, token=token)
+    }, token=colleague)
     notice_id = created["id"]
-    http_json("POST", f"{server.base_url}/v1/notices/{notice_id}/publish", {}, token=token)
+    http_json("POST", f"{server.base_url}/v1/notices/{notice_id}/publish", {}, token=colleague)
     uscc, staff = server.recipient_staff(notice_id, phone="13900001002")
     before = _page_item(server, uscc, staff, notice_id)  # the page is now cached
     assert before["title"] == CORRECTION_TITLE and before["corrected"] is False
@@ -523,6 +527,8 @@ def test_console_correction_and_revision_history(page: Any, console_server: Cons
     assert "截止日期延至 7 月 15 日" in newest.inner_text()
     assert "（我）" in newest.locator(".meta").inner_text()
     assert "首次发布" in first.inner_text()
+    first_editor = first.locator(".meta").inner_text()
+    assert COLLEAGUE_NAME in first_editor and "发布员 #" not in first_editor
     assert page.get_by_test_id("corrected-badge").inner_text() == "已更正"
     newest.locator("details summary").click()
     diff = newest.get_by_test_id("revision-diff")
@@ -533,6 +539,7 @@ def test_console_correction_and_revision_history(page: Any, console_server: Cons
     page.get_by_role("heading", name="修訂記錄").wait_for()
     page.get_by_test_id("revision-list").locator(":scope > li").first.wait_for()
     assert page.get_by_test_id("current-revision").inner_text() == "當前版本"
+    assert COLLEAGUE_NAME in page.locator('[data-revision="1"] .meta').inner_text()
     page.screenshot(path=str(console_artifacts / "revisions-zh-hant.png"), full_page=True)
     page.locator("#lang-toggle").click()
     page.get_by_role("heading", name="修订记录").wait_for()

@@ -23,9 +23,10 @@ def next_phone() -> str:
 
 async def operator_token(client: httpx.AsyncClient, username: str, *, role: str = "publisher",
                          department: str | None = "南沙区科技局", zones: list[str] | None = None,
-                         regions: list[str] | None = None) -> tuple[int, str]:
+                         regions: list[str] | None = None,
+                         display_name: str | None = None) -> tuple[int, str]:
     op = await accounts.create_operator(
-        username=username, display_name=username, password=f.PASSWORD, role=role,
+        username=username, display_name=display_name or username, password=f.PASSWORD, role=role,
         department=department, zones=zones if zones is not None else ["nansha"],
         regions=regions or [],
     )

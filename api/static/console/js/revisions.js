@@ -16,9 +16,11 @@ const FIELD_LABELS = {
 };
 const FORMAT_LABELS = { markdown: 'Markdown', html: 'HTML' };
 
-function editorLabel(editor, me) {
+// Colleagues by name; the operator number only when the API knows no name (a deleted account).
+function editorLabel({ editor, editor_name: name }, me) {
   if (editor === `operator:${me.id}`) return t('{name}（我）', { name: me.name || me.username });
   if (editor === 'system:scheduler') return t('系统（定时发布）');
+  if (name) return name;
   const operator = /^operator:(\d+)$/.exec(editor || '');
   return operator ? t('发布员 #{id}', { id: operator[1] }) : (editor || '—');
 }
@@ -84,7 +86,7 @@ export function revisionsView(ctx, { id }) {
       h('span', { class: `badge ${revision.number === 1 ? 'badge-soft' : 'badge-corrected'}` },
         revision.number === 1 ? t('首次发布') : t('更正')),
       current ? h('span', { class: 'badge badge-current', 'data-testid': 'current-revision' }, t('当前版本')) : null),
-    h('p', { class: 'meta' }, formatTime(revision.created_at), ' · ', editorLabel(revision.editor, me)),
+    h('p', { class: 'meta' }, formatTime(revision.created_at), ' · ', editorLabel(revision, me)),
     revision.note ? h('p', { class: 'revision-note' }, h('strong', {}, t('更正说明：')), revision.note) : null,
     previous ? changeList(revision, previous) : null,
     h('div', { class: 'revision-content' },
