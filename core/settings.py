@@ -100,7 +100,7 @@ def load_settings() -> Settings:
         wechat_api_base=_env("ENTPAGE_WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/"),
         wechat_appid=_env("ENTPAGE_WECHAT_APPID", "wx-entpage-demo"),
         wechat_secret=_env("ENTPAGE_WECHAT_SECRET", "demo-secret"),
-        jwt_algorithm=_env("ENTPAGE_JWT_ALGORITHM", "ES256"),
+        jwt_algorithm=_env("ENTPAGE_JWT_ALGORITHM").upper(),  # empty: core.tokens chooses
         jwt_private_key_file=_env("ENTPAGE_JWT_PRIVATE_KEY_FILE"),
         jwt_secret=_env("ENTPAGE_JWT_SECRET"),
         jwt_kid=_env("ENTPAGE_JWT_KID"),

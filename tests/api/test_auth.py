@@ -7,7 +7,7 @@ import json
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from core.tokens import get_tokens
 from tests import factories as f
@@ -73,8 +73,10 @@ async def test_forged_expired_and_alg_none_tokens_are_refused(client: httpx.Asyn
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
 
-    other_key = ec.generate_private_key(ec.SECP256R1())
-    forged = jwt.encode(claims, other_key, algorithm="ES256", headers={"kid": kid})
+    algorithm = get_tokens().algorithm
+    other_key = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                 if algorithm == "RS256" else ec.generate_private_key(ec.SECP256R1()))
+    forged = jwt.encode(claims, other_key, algorithm=algorithm, headers={"kid": kid})
     none_token = f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{_b64(claims)}."
     hs_confusion = jwt.encode(claims, "not-the-key-but-long-enough-0123456789", algorithm="HS256",
                               headers={"kid": kid})
@@ -128,7 +130,9 @@ async def test_jwks_publishes_the_signing_key(client: httpx.AsyncClient) -> None
     kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
     [jwk] = [k for k in keys if k["kid"] == kid]
     public = jwt.PyJWK(jwk).key
-    claims = jwt.decode(tokens["access_token"], public, algorithms=["ES256"], audience="entpage")
+    claims = jwt.decode(tokens["access_token"], public, algorithms=[jwk["alg"]],
+                        audience="entpage")
+    assert jwk["alg"] == jwt.get_unverified_header(tokens["access_token"])["alg"] == "RS256"
     assert claims["pt"] == "person"
 
 

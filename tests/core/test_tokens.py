@@ -3,14 +3,23 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
+import hmac
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
+import orjson
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from core.errors import Unauthenticated
+from core.settings import Settings, load_settings
 from core.tokens import AUDIENCE, TokenService, get_tokens
 
 
@@ -86,3 +95,81 @@ async def test_a_signed_payload_that_is_not_a_claims_object_is_refused(
                                headers={"kid": service.kid})
     with pytest.raises(Unauthenticated, match="invalid"):
         service.verify(token)
+
+
+def _settings(tmp_path: Path, **changes: str) -> Settings:
+    fields = {"jwt_algorithm": "", "jwt_private_key_file": "", "jwt_kid": "", "jwt_secret": "",
+              "jwt_extra_public_keys_file": "", **changes}
+    return dataclasses.replace(load_settings(), data_dir=tmp_path, **fields)
+
+
+def test_new_deployments_sign_rs256_and_publish_the_rsa_key(tmp_path: Path) -> None:
+    service = TokenService(_settings(tmp_path))
+    assert service.algorithm == "RS256"
+    assert (tmp_path / "jwt-rs256.pem").exists()
+    token, _ = service.issue(subject="person:7", kind="person")
+    assert jwt.get_unverified_header(token) == {"alg": "RS256", "kid": service.kid,
+                                                "typ": "JWT"}
+    [jwk] = service.jwks()["keys"]
+    assert (jwk["kty"], jwk["alg"], jwk["kid"], jwk["e"]) == ("RSA", "RS256", service.kid, "AQAB")
+    # Anyone holding the JWKS verifies the token with a stock library.
+    claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"], audience=AUDIENCE)
+    assert claims["sub"] == "person:7"
+    assert service.verify(token)["sub"] == "person:7"
+    # The same key next start: same kid, earlier tokens still valid.
+    again = TokenService(_settings(tmp_path))
+    assert again.kid == service.kid and again.verify(token)["sub"] == "person:7"
+
+
+def test_a_deployment_with_an_ec_key_keeps_es256(tmp_path: Path) -> None:
+    """An installation whose data directory holds the ES256 key an earlier version generated
+    (or whose configured key is EC) keeps signing ES256: its tokens and JWKS stay valid."""
+    earlier = TokenService(_settings(tmp_path, jwt_algorithm="ES256"))
+    token, _ = earlier.issue(subject="person:7", kind="person")
+    upgraded = TokenService(_settings(tmp_path))
+    assert upgraded.algorithm == "ES256" and upgraded.kid == earlier.kid
+    assert upgraded.verify(token)["sub"] == "person:7"
+    assert [k["kty"] for k in upgraded.jwks()["keys"]] == ["EC"]
+    configured = TokenService(_settings(tmp_path / "other", jwt_private_key_file=str(
+        tmp_path / "jwt-es256.pem")))
+    assert configured.algorithm == "ES256"
+
+
+def test_a_key_that_does_not_fit_the_algorithm_is_refused(tmp_path: Path) -> None:
+    weak = tmp_path / "weak.pem"
+    weak.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    with pytest.raises(RuntimeError, match="2048 bits"):
+        TokenService(_settings(tmp_path, jwt_private_key_file=str(weak)))
+    with pytest.raises(RuntimeError, match="EC P-256"):
+        TokenService(_settings(tmp_path, jwt_private_key_file=str(weak), jwt_algorithm="ES256"))
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_each_algorithm_refuses_another_keys_signature_and_other_algorithms(
+        tmp_path: Path, algorithm: str) -> None:
+    service = TokenService(_settings(tmp_path, jwt_algorithm=algorithm))
+    claims = _claims(service)
+    other_key = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                 if algorithm == "RS256" else ec.generate_private_key(ec.SECP256R1()))
+    forged = jwt.encode(claims, other_key, algorithm=algorithm, headers={"kid": service.kid})
+    with pytest.raises(Unauthenticated, match="invalid"):
+        service.verify(forged)
+    public_pem = service._keys[service.kid].key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    confused = _hs256_signed_with(public_pem, {"alg": "HS256", "kid": service.kid}, claims)
+    with pytest.raises(Unauthenticated, match="disallowed algorithm"):
+        service.verify(confused)
+    assert service.verify(_signed(service, claims))["sub"] == "person:1"
+
+
+def _hs256_signed_with(secret: bytes, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """The classic confusion attack: HS256 with the public key as the secret (by hand: PyJWT
+    refuses to sign with a PEM key)."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = f"{b64(orjson.dumps(header))}.{b64(orjson.dumps(claims))}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(mac)}"
