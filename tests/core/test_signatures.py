@@ -5,14 +5,17 @@ request: the API checks in-process until the helper is back."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from core.errors import Unauthenticated
+from core.settings import load_settings
 from core.signatures import SignatureWorker, SignatureWorkerUnavailable
 from core.tokens import TokenService, get_tokens
 
@@ -96,3 +99,25 @@ async def test_closing_ends_the_helper(client: httpx.AsyncClient) -> None:
     assert not started.running
     with pytest.raises(SignatureWorkerUnavailable):
         await started.check("kid", "a.b", "c")
+
+
+async def test_one_helper_checks_rs256_and_es256_tokens_in_one_batch(tmp_path: Path) -> None:
+    """During a move from ES256 to RS256 (docs/adr/0014) both kinds of token arrive together."""
+    def service(algorithm: str) -> TokenService:
+        return TokenService(dataclasses.replace(
+            load_settings(), data_dir=tmp_path / algorithm, jwt_algorithm=algorithm,
+            jwt_private_key_file="", jwt_kid="", jwt_extra_public_keys_file=""))
+
+    rsa_tokens, ec_tokens = service("RS256"), service("ES256")
+    helper = SignatureWorker([*rsa_tokens.public_keys(), *ec_tokens.public_keys()])
+    await helper.start()
+    try:
+        checks = []
+        for tokens in (rsa_tokens, ec_tokens):
+            token, _ = tokens.issue(subject="person:1", kind="person")
+            checks += [(tokens.kid, token), (tokens.kid, _forged(token))]
+        answers = await asyncio.gather(*(helper.check(kid, *token.rsplit(".", 1))
+                                         for kid, token in checks))
+        assert answers == [True, False, True, False]
+    finally:
+        await helper.close()

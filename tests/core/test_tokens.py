@@ -173,3 +173,20 @@ def _hs256_signed_with(secret: bytes, header: dict[str, Any], claims: dict[str, 
     signing_input = f"{b64(orjson.dumps(header))}.{b64(orjson.dumps(claims))}"
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(mac)}"
+
+
+def test_moving_from_es256_to_rs256_keeps_earlier_tokens_valid(tmp_path: Path) -> None:
+    """The rotation path of ADR 0014: the new RS256 service lists the old EC key in
+    ENTPAGE_JWT_EXTRA_PUBLIC_KEYS_FILE; tokens signed before still verify until they expire."""
+    earlier = TokenService(_settings(tmp_path / "before", jwt_algorithm="ES256"))
+    old_token, _ = earlier.issue(subject="person:7", kind="person")
+    extra = tmp_path / "previous-keys.json"
+    extra.write_text(orjson.dumps(earlier.jwks()).decode())
+    moved = TokenService(_settings(tmp_path / "after", jwt_algorithm="RS256",
+                                   jwt_extra_public_keys_file=str(extra)))
+    new_token, _ = moved.issue(subject="person:8", kind="person")
+    assert jwt.get_unverified_header(new_token)["alg"] == "RS256"
+    assert moved.verify(old_token)["sub"] == "person:7"
+    assert moved.verify(new_token)["sub"] == "person:8"
+    assert sorted(k["alg"] for k in moved.jwks()["keys"]) == ["ES256", "RS256"]
+    assert {kid for kid, _, _ in moved.public_keys()} == {earlier.kid, moved.kid}
