@@ -7,7 +7,8 @@ conditional UPDATE on the job's row decides who runs (`repository.claim_mark`):
 - due: the mark is at least `every` old, so the work of one interval is done once, by
   whichever worker checks first;
 - held: the run in progress holds a lease, extended while it runs; a crashed holder's lease
-  expires and the next check takes over (nothing blocks forever);
+  expires and the next check takes over, and a run that hangs while its process lives is
+  abandoned after `max_run` (its lease would otherwise be extended for ever);
 - done: the mark moves to the instant the run started; a failed run leaves the mark where it
   was (the next run redoes all of it) and frees the job one interval later.
 
@@ -38,6 +39,7 @@ class SharedJob:
     every: dt.timedelta  # how old the mark must be before the next run
     lease: dt.timedelta  # how long a silent holder keeps the job
     first_lookback: dt.timedelta  # where the very first run starts, before now
+    max_run: dt.timedelta  # a run still going after this is cancelled, released as failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,8 @@ class Run:
 async def run_shared(job: SharedJob, work: Callable[[dt.datetime], Awaitable[int]], *,
                      holder: str) -> Run | None:
     """Run `work(mark)` if this job is due and no one else runs it; None otherwise. An error
-    in `work` propagates after the job is released with its mark unchanged."""
+    in `work`, or its running past `job.max_run` (TimeoutError), propagates after the job is
+    released with its mark unchanged."""
     now = clock.now()
     token = f"{holder[:80]}/{secrets.token_hex(6)}"  # this run, not the worker: a stale holder
     since = await repository.claim_mark(job.name, token=token, now=now,
@@ -61,13 +64,18 @@ async def run_shared(job: SharedJob, work: Callable[[dt.datetime], Awaitable[int
         return None
     stop = asyncio.Event()
     heartbeat = asyncio.create_task(_hold(job, token, stop))
+    limit = asyncio.timeout(job.max_run.total_seconds())
     try:
         try:
-            result = await work(since)
+            async with limit:
+                result = await work(since)
         finally:
             stop.set()  # ended by the event, never cancelled mid-query
             await heartbeat
     except Exception:
+        if limit.expired():
+            log.error("push.sweeps.run_abandoned", extra={
+                "job": job.name, "holder": holder, "max_run_s": job.max_run.total_seconds()})
         try:
             await repository.release_mark(job.name, token=token, now=clock.now(),
                                           retry_at=clock.now() + job.every)
@@ -102,8 +110,11 @@ async def _hold(job: SharedJob, token: str, stop: asyncio.Event) -> None:
 # Enterprises written since the mark are matched again (repairing a profile-change listener
 # that failed or never ran); the overlap covers transactions that committed late and clocks
 # that differ between workers. The very first run looks back an hour.
+# A sweep is a few set-based statements (seconds even after a 199,000-enterprise import);
+# one still running after 15 minutes is stuck, not slow.
 REMATCH_SWEEP = SharedJob("rematch_sweep", every=dt.timedelta(seconds=60),
-                          lease=dt.timedelta(minutes=5), first_lookback=dt.timedelta(hours=1))
+                          lease=dt.timedelta(minutes=5), first_lookback=dt.timedelta(hours=1),
+                          max_run=dt.timedelta(minutes=15))
 REMATCH_SWEEP_CHECK_S = 10.0
 REMATCH_SWEEP_OVERLAP = dt.timedelta(minutes=2)
 

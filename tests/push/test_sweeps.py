@@ -5,6 +5,7 @@ for the next one, and a crashed holder blocks the sweep only until its lease run
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 
@@ -162,4 +163,39 @@ async def test_two_running_workers_share_the_sweep(client: httpx.AsyncClient,
         await asyncio.gather(*workers)  # each finishes its housekeeping round, sweep included
     sweeps_run = [r for r in caplog.records if r.getMessage() == "push.worker.rematch_swept"]
     assert [r.__dict__["worker"] for r in sweeps_run] in (["sched-0"], ["sched-1"])
+    assert await repaired(policy) == 1
+
+
+async def test_a_sweep_that_hangs_is_abandoned_and_the_next_one_redoes_it(
+        client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
+    """A run whose process lives but whose work never ends (a stuck query) would extend its
+    lease for ever; after `max_run` it is cancelled and released like a failed run."""
+    w, policy = await world_with_policy(client)
+    swept = at(minutes=1)
+    assert await sweeps.rematch_sweep(holder="worker-a") is not None
+    at(minutes=1, seconds=30)
+    await becomes_high_tech_unnoticed(w, "南沙乙")
+    cancelled = asyncio.Event()
+
+    async def stuck(since: dt.datetime) -> int:
+        try:
+            await asyncio.Event().wait()  # never set
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return 0
+
+    impatient = dataclasses.replace(sweeps.REMATCH_SWEEP, max_run=dt.timedelta(seconds=0.2))
+    at(minutes=2, seconds=1)
+    with caplog.at_level(logging.ERROR, logger="push.sweeps"), pytest.raises(TimeoutError):
+        await sweeps.run_shared(impatient, stuck, holder="worker-a")
+    assert cancelled.is_set()
+    assert [r.message for r in caplog.records if r.name == "push.sweeps"] == [
+        "push.sweeps.run_abandoned"]
+    mark = await repository.mark(NAME)
+    assert mark is not None and (mark.done_until, mark.claimed_by) == (swept, None)
+    # As after a failure: due again an interval later, and that sweep does the work.
+    at(minutes=3, seconds=1)
+    run = await sweeps.rematch_sweep(holder="worker-b")
+    assert run is not None and run.since == swept and run.result == 1
     assert await repaired(policy) == 1
