@@ -1,11 +1,11 @@
 """Token signatures checked in a helper process, a batch per message (docs/adr/0013).
 
-A signature check costs ≈ 30 µs of CPU (RS256, ADR 0014) to ≈ 63 µs (ES256), one of the largest
-items of a first page view, and the API's event loop is one thread. The helper process runs on another core: the API sends the
-signatures of one loop turn in one frame and gets one byte per signature back (`1` valid, `0`
-not). Everything else about a token (format, header, key, algorithm, claims) is still checked
-by `core.tokens` in the API process; the helper only answers "does this signature verify
-with this key".
+A signature check costs ≈ 30 µs of CPU (RS256, ADR 0014) to ≈ 63 µs (ES256), one of the
+largest items of a first page view, and the API's event loop is one thread. The helper process
+runs on another core: the API sends the signatures of one loop turn in one frame and gets one
+byte per signature back (`1` valid, `0` not). Everything else about a token (format, header,
+key, algorithm, claims) is still checked by `core.tokens` in the API process; the helper only
+answers "does this signature verify with this key".
 
 Frames on both pipes: a 4-byte big-endian length, then the body. The first frame to the helper
 carries the public keys (`[[kid, alg, pem], …]`) and is answered `ready`; then each frame is an
