@@ -99,14 +99,16 @@ class Server:
 
 
 @contextmanager
-def uvicorn_server(app: str, *, env: dict[str, str], workers: int = 1) -> Iterator[Server]:
-    """uvicorn with the production settings (httptools, uvloop, no access log)."""
+def uvicorn_server(app: str, *, env: dict[str, str], workers: int = 1,
+                   tree: Path = ROOT) -> Iterator[Server]:
+    """uvicorn with the production settings (httptools, uvloop, no access log), serving the
+    packages of `tree` (another checkout, for bench/page_alternate.py)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port",
          str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log",
          "--log-level", "warning", *(["--workers", str(workers)] if workers > 1 else [])],
-        env=env, cwd=ROOT,
+        env=env if tree == ROOT else {**env, "PYTHONPATH": str(tree)}, cwd=tree,
     )
     try:
         wait_for_port(port)

@@ -19,16 +19,14 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, LoadResult, Server, bench_env, free_port, run_wrk, wait_for_port
+from bench.common import ROOT, LoadResult, bench_env, run_wrk, uvicorn_server
 from bench.page import LUA_SEQUENTIAL, _prepare
 
 CONNECTIONS = 64
@@ -37,24 +35,6 @@ WARM_PAGES = 4_000
 
 def _settings(text: str) -> dict[str, str]:
     return dict(item.split("=", 1) for item in text.split(",") if item)
-
-
-@contextmanager
-def _server(tree: Path, env: dict[str, str]) -> Iterator[Server]:
-    """uvicorn as bench.common.uvicorn_server runs it, with the packages of `tree`."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--http", "httptools", "--loop", "uvloop",
-         "--no-access-log", "--log-level", "warning"],
-        env={**env, "PYTHONPATH": str(tree)}, cwd=tree,
-    )
-    try:
-        wait_for_port(port)
-        yield Server(port, proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _script(workdir: Path, name: str, lines: list[str]) -> Path:
@@ -92,7 +72,7 @@ def main() -> None:
         chunk = len(pages[0][1]) // (2 * args.rounds)
         servers = []
         for index, (tree, env) in enumerate(sides):
-            server = stack.enter_context(_server(tree, env))
+            server = stack.enter_context(uvicorn_server("api.app:create_app", env=env, tree=tree))
             servers.append(server)
             workdir, _, prewarm_lines = pages[index]
             warm = _script(workdir, "warm",
