@@ -110,8 +110,8 @@ async def _hold(job: SharedJob, token: str, stop: asyncio.Event) -> None:
 # Enterprises written since the mark are matched again (repairing a profile-change listener
 # that failed or never ran); the overlap covers transactions that committed late and clocks
 # that differ between workers. The very first run looks back an hour.
-# A sweep is a few set-based statements (seconds even after a 199,000-enterprise import);
-# one still running after 15 minutes is stuck, not slow.
+# A sweep is a few set-based statements: one still running after 15 minutes (three leases)
+# is stuck, not slow.
 REMATCH_SWEEP = SharedJob("rematch_sweep", every=dt.timedelta(seconds=60),
                           lease=dt.timedelta(minutes=5), first_lookback=dt.timedelta(hours=1),
                           max_run=dt.timedelta(minutes=15))
