@@ -82,8 +82,7 @@ def choose_algorithm(settings: Settings) -> str:
     RSA-2048 check costs ≈ 30 µs against ≈ 63 µs for ES256 (docs/adr/0014)."""
     if settings.jwt_algorithm:
         return settings.jwt_algorithm
-    path = (Path(settings.jwt_private_key_file) if settings.jwt_private_key_file
-            else settings.data_dir / "jwt-es256.pem")
+    path = _key_path(settings, "ES256")
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if isinstance(key, ec.EllipticCurvePrivateKey):
@@ -97,13 +96,16 @@ def _new_private_key(algorithm: str) -> ec.EllipticCurvePrivateKey | rsa.RSAPriv
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def _key_path(settings: Settings, algorithm: str) -> Path:
+    """The configured private key, or the one generated for `algorithm` in the data dir."""
+    if settings.jwt_private_key_file:
+        return Path(settings.jwt_private_key_file)
+    return settings.data_dir / f"jwt-{algorithm.lower()}.pem"
+
+
 def _load_or_create_private_key(
         settings: Settings, algorithm: str) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
-    path = (
-        Path(settings.jwt_private_key_file)
-        if settings.jwt_private_key_file
-        else settings.data_dir / f"jwt-{algorithm.lower()}.pem"
-    )
+    path = _key_path(settings, algorithm)
     if not path.exists():
         if settings.jwt_private_key_file:
             raise RuntimeError(f"ENTPAGE_JWT_PRIVATE_KEY_FILE {path} does not exist")

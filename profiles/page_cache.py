@@ -237,14 +237,10 @@ class PageCache:
         """Layer 2 for a batch of (uscc, day, person id) in one MGET, for a caller that is a
         batch itself (first views: their lookup and render are one batch step)."""
         started_at = self.local.sequence
-        keys = [key for uscc, _, person_id in asked for key in _lookup_keys(uscc, person_id)]
-        flat: list[bytes | None] = await self.redis.mget(keys)  # type: ignore[assignment]
-        found, start = [], 0
-        for uscc, day, person_id in asked:
-            end = start + (3 if person_id is None else 4)
-            found.append(self._found(uscc, day, person_id, flat[start:end], started_at))
-            start = end
-        return found
+        values = await self._mget_many([_lookup_keys(uscc, person_id)
+                                         for uscc, _, person_id in asked])
+        return [self._found(uscc, day, person_id, found, started_at)
+                for (uscc, day, person_id), found in zip(asked, values, strict=True)]
 
     def _found(self, uscc: str, day: str, person_id: int | None,
                values: Sequence[bytes | None], started_at: int) -> Lookup:

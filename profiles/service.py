@@ -163,32 +163,30 @@ async def _look_and_render(views: Sequence[FirstView]) -> list[Found]:
     cache = get_page_cache()
     lookups = await cache.lookup_many([(v.uscc, v.day, v.person_id) for v in views])
     found: list[Found | None] = []
-    to_render: list[tuple[int, FirstView, Lookup]] = []
+    to_render: list[tuple[int, FirstView, Lookup, int | None]] = []  # … and whom to check
     for index, (view, lookup) in enumerate(zip(views, lookups, strict=True)):
-        role_known = view.person_id is None or lookup.role_known
-        if lookup.page is not None or (role_known and view.person_id is not None
+        asker = None if lookup.role_known else view.person_id
+        if lookup.page is not None or (view.person_id is not None and asker is None
                                        and not lookup.role):
             # From Redis, or a known non-member (refused without rendering): answered now,
             # not after the others' render.
-            answer = Found(lookup.page, lookup.role, role_known, lookup.sequence)
+            answer = Found(lookup.page, lookup.role, asker is None, lookup.sequence)
             _first_views.hand_out(index, answer)
             found.append(answer)
         else:
             found.append(None)
-            to_render.append((index, view, lookup))
+            to_render.append((index, view, lookup, asker))
     if to_render:
-        rendered = await render_pages([
-            PageQuery(view.uscc, None if lookup.role_known else view.person_id)
-            for _, view, lookup in to_render])
+        rendered = await render_pages([PageQuery(view.uscc, asker)
+                                       for _, view, _, asker in to_render])
         to_keep = [ToKeep(view.uscc, lookup, view.day, orjson.dumps(r.page),
-                          None if view.person_id is None or lookup.role_known
-                          else (view.person_id, r.role))
-                   for (_, view, lookup), r in zip(to_render, rendered, strict=True)
+                          None if asker is None else (asker, r.role))
+                   for (_, view, lookup, asker), r in zip(to_render, rendered, strict=True)
                    if r.page is not None]
         pages = iter(cache.keep_many(to_keep))
-        for (index, _, lookup), r in zip(to_render, rendered, strict=True):
-            role = lookup.role if lookup.role_known else r.role
-            found[index] = Found(next(pages) if r.page is not None else None, role, True,
+        for (index, _, lookup, asker), r in zip(to_render, rendered, strict=True):
+            found[index] = Found(next(pages) if r.page is not None else None,
+                                 lookup.role if asker is None else r.role, True,
                                  lookup.sequence)
     return [f for f in found if f is not None]
 

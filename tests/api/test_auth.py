@@ -7,10 +7,10 @@ import json
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from core.tokens import get_tokens
 from tests import factories as f
+from tests.token_helpers import forger_key
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -74,9 +74,7 @@ async def test_forged_expired_and_alg_none_tokens_are_refused(client: httpx.Asyn
     kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
 
     algorithm = get_tokens().algorithm
-    other_key = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                 if algorithm == "RS256" else ec.generate_private_key(ec.SECP256R1()))
-    forged = jwt.encode(claims, other_key, algorithm=algorithm, headers={"kid": kid})
+    forged = jwt.encode(claims, forger_key(algorithm), algorithm=algorithm, headers={"kid": kid})
     none_token = f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{_b64(claims)}."
     hs_confusion = jwt.encode(claims, "not-the-key-but-long-enough-0123456789", algorithm="HS256",
                               headers={"kid": kid})

@@ -5,7 +5,6 @@ request: the API checks in-process until the helper is back."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -15,9 +14,9 @@ import httpx
 import pytest
 
 from core.errors import Unauthenticated
-from core.settings import load_settings
 from core.signatures import SignatureWorker, SignatureWorkerUnavailable
 from core.tokens import TokenService, get_tokens
+from tests.token_helpers import token_service
 
 
 @pytest.fixture
@@ -103,12 +102,8 @@ async def test_closing_ends_the_helper(client: httpx.AsyncClient) -> None:
 
 async def test_one_helper_checks_rs256_and_es256_tokens_in_one_batch(tmp_path: Path) -> None:
     """During a move from ES256 to RS256 (docs/adr/0014) both kinds of token arrive together."""
-    def service(algorithm: str) -> TokenService:
-        return TokenService(dataclasses.replace(
-            load_settings(), data_dir=tmp_path / algorithm, jwt_algorithm=algorithm,
-            jwt_private_key_file="", jwt_kid="", jwt_extra_public_keys_file=""))
-
-    rsa_tokens, ec_tokens = service("RS256"), service("ES256")
+    rsa_tokens, ec_tokens = (token_service(tmp_path / algorithm, jwt_algorithm=algorithm)
+                             for algorithm in ("RS256", "ES256"))
     helper = SignatureWorker([*rsa_tokens.public_keys(), *ec_tokens.public_keys()])
     await helper.start()
     try:

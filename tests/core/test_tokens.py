@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import time
@@ -16,11 +15,11 @@ import jwt
 import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from core.errors import Unauthenticated
-from core.settings import Settings, load_settings
 from core.tokens import AUDIENCE, TokenService, get_tokens
+from tests.token_helpers import forger_key, token_service
 
 
 def _signed(service: TokenService, claims: dict[str, Any], **header: Any) -> str:
@@ -97,14 +96,8 @@ async def test_a_signed_payload_that_is_not_a_claims_object_is_refused(
         service.verify(token)
 
 
-def _settings(tmp_path: Path, **changes: str) -> Settings:
-    fields = {"jwt_algorithm": "", "jwt_private_key_file": "", "jwt_kid": "", "jwt_secret": "",
-              "jwt_extra_public_keys_file": "", **changes}
-    return dataclasses.replace(load_settings(), data_dir=tmp_path, **fields)
-
-
 def test_new_deployments_sign_rs256_and_publish_the_rsa_key(tmp_path: Path) -> None:
-    service = TokenService(_settings(tmp_path))
+    service = token_service(tmp_path)
     assert service.algorithm == "RS256"
     assert (tmp_path / "jwt-rs256.pem").exists()
     token, _ = service.issue(subject="person:7", kind="person")
@@ -117,21 +110,21 @@ def test_new_deployments_sign_rs256_and_publish_the_rsa_key(tmp_path: Path) -> N
     assert claims["sub"] == "person:7"
     assert service.verify(token)["sub"] == "person:7"
     # The same key next start: same kid, earlier tokens still valid.
-    again = TokenService(_settings(tmp_path))
+    again = token_service(tmp_path)
     assert again.kid == service.kid and again.verify(token)["sub"] == "person:7"
 
 
 def test_a_deployment_with_an_ec_key_keeps_es256(tmp_path: Path) -> None:
     """An installation whose data directory holds the ES256 key an earlier version generated
     (or whose configured key is EC) keeps signing ES256: its tokens and JWKS stay valid."""
-    earlier = TokenService(_settings(tmp_path, jwt_algorithm="ES256"))
+    earlier = token_service(tmp_path, jwt_algorithm="ES256")
     token, _ = earlier.issue(subject="person:7", kind="person")
-    upgraded = TokenService(_settings(tmp_path))
+    upgraded = token_service(tmp_path)
     assert upgraded.algorithm == "ES256" and upgraded.kid == earlier.kid
     assert upgraded.verify(token)["sub"] == "person:7"
     assert [k["kty"] for k in upgraded.jwks()["keys"]] == ["EC"]
-    configured = TokenService(_settings(tmp_path / "other", jwt_private_key_file=str(
-        tmp_path / "jwt-es256.pem")))
+    configured = token_service(tmp_path / "other",
+                               jwt_private_key_file=str(tmp_path / "jwt-es256.pem"))
     assert configured.algorithm == "ES256"
 
 
@@ -141,19 +134,18 @@ def test_a_key_that_does_not_fit_the_algorithm_is_refused(tmp_path: Path) -> Non
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
     with pytest.raises(RuntimeError, match="2048 bits"):
-        TokenService(_settings(tmp_path, jwt_private_key_file=str(weak)))
+        token_service(tmp_path, jwt_private_key_file=str(weak))
     with pytest.raises(RuntimeError, match="EC P-256"):
-        TokenService(_settings(tmp_path, jwt_private_key_file=str(weak), jwt_algorithm="ES256"))
+        token_service(tmp_path, jwt_private_key_file=str(weak), jwt_algorithm="ES256")
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
 def test_each_algorithm_refuses_another_keys_signature_and_other_algorithms(
         tmp_path: Path, algorithm: str) -> None:
-    service = TokenService(_settings(tmp_path, jwt_algorithm=algorithm))
+    service = token_service(tmp_path, jwt_algorithm=algorithm)
     claims = _claims(service)
-    other_key = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                 if algorithm == "RS256" else ec.generate_private_key(ec.SECP256R1()))
-    forged = jwt.encode(claims, other_key, algorithm=algorithm, headers={"kid": service.kid})
+    forged = jwt.encode(claims, forger_key(algorithm), algorithm=algorithm,
+                        headers={"kid": service.kid})
     with pytest.raises(Unauthenticated, match="invalid"):
         service.verify(forged)
     public_pem = service._keys[service.kid].key.public_bytes(
@@ -178,12 +170,12 @@ def _hs256_signed_with(secret: bytes, header: dict[str, Any], claims: dict[str, 
 def test_moving_from_es256_to_rs256_keeps_earlier_tokens_valid(tmp_path: Path) -> None:
     """The rotation path of ADR 0014: the new RS256 service lists the old EC key in
     ENTPAGE_JWT_EXTRA_PUBLIC_KEYS_FILE; tokens signed before still verify until they expire."""
-    earlier = TokenService(_settings(tmp_path / "before", jwt_algorithm="ES256"))
+    earlier = token_service(tmp_path / "before", jwt_algorithm="ES256")
     old_token, _ = earlier.issue(subject="person:7", kind="person")
     extra = tmp_path / "previous-keys.json"
     extra.write_text(orjson.dumps(earlier.jwks()).decode())
-    moved = TokenService(_settings(tmp_path / "after", jwt_algorithm="RS256",
-                                   jwt_extra_public_keys_file=str(extra)))
+    moved = token_service(tmp_path / "after", jwt_algorithm="RS256",
+                          jwt_extra_public_keys_file=str(extra))
     new_token, _ = moved.issue(subject="person:8", kind="person")
     assert jwt.get_unverified_header(new_token)["alg"] == "RS256"
     assert moved.verify(old_token)["sub"] == "person:7"
